@@ -1,0 +1,93 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"net"
+
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+)
+
+// Errors the store returns; callers test them with errors.Is.
+var (
+	// ErrNotFound: no such event.
+	ErrNotFound = errors.New("event not found")
+	// ErrVersionMismatch: a conditional write named a version the event no
+	// longer has.
+	ErrVersionMismatch = errors.New("event version does not match")
+	// ErrIdempotencyConflict: an idempotency key came back with another body.
+	ErrIdempotencyConflict = errors.New("idempotency key was used with a different body")
+	// ErrConflict: concurrent writers kept colliding; the caller may retry.
+	ErrConflict = errors.New("concurrent update, retry")
+	// ErrThrottled: DynamoDB is throttling; the caller should back off.
+	ErrThrottled = errors.New("storage is throttling requests")
+	// ErrUnavailable: DynamoDB could not be reached or failed.
+	ErrUnavailable = errors.New("storage is unavailable")
+)
+
+// storeError keeps the SDK's error for the logs while matching one of the
+// sentinels above.
+type storeError struct {
+	kind  error
+	cause error
+}
+
+func (e *storeError) Error() string { return e.kind.Error() + ": " + e.cause.Error() }
+func (e *storeError) Is(target error) bool { return target == e.kind }
+func (e *storeError) Unwrap() error        { return e.cause }
+
+// classify maps an SDK error onto the store's sentinels where one applies:
+// throttling and unavailability are the caller's to report as 429 and 503.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		for _, r := range tce.CancellationReasons {
+			if r.Code != nil && *r.Code == "ThrottlingError" {
+				return &storeError{ErrThrottled, err}
+			}
+		}
+		return err
+	}
+	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err).Bool() {
+		return &storeError{ErrThrottled, err}
+	}
+	var pte *types.ProvisionedThroughputExceededException
+	var rle *types.RequestLimitExceeded
+	if errors.As(err, &pte) || errors.As(err, &rle) {
+		return &storeError{ErrThrottled, err}
+	}
+	var ise *types.InternalServerError
+	if errors.As(err, &ise) {
+		return &storeError{ErrUnavailable, err}
+	}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "ThrottlingException", "Throttling", "TooManyRequestsException":
+			return &storeError{ErrThrottled, err}
+		case "ServiceUnavailable", "InternalFailure", "InternalServerError":
+			return &storeError{ErrUnavailable, err}
+		}
+		var re interface{ HTTPStatusCode() int }
+		if errors.As(err, &re) && re.HTTPStatusCode() >= 500 {
+			return &storeError{ErrUnavailable, err}
+		}
+		return err
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) {
+		return &storeError{ErrUnavailable, err}
+	}
+	var oe *smithy.OperationError
+	if errors.As(err, &oe) {
+		// Transport failures (connection refused or reset, a body cut short)
+		// arrive as operation errors without an API error inside.
+		return &storeError{ErrUnavailable, err}
+	}
+	return err
+}

@@ -1,0 +1,65 @@
+package eventstore
+
+import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// The table's shape. The CDK stack and the local tooling both build the table
+// from these names, so the two cannot drift apart.
+const (
+	// PartitionKey and SortKey are the table's key attributes (strings).
+	PartitionKey = "pk"
+	SortKey      = "sk"
+	// TypeIndex is the global secondary index behind GET /events?type=.
+	// Its partition key is TypeIndexKey ("<type>#<shard>"), its sort key the
+	// table's sort key (the event id), and it projects every attribute.
+	TypeIndex    = "byType"
+	TypeIndexKey = "gpk"
+	// ExpiryAttribute holds the epoch second after which DynamoDB's TTL
+	// removes an event (its time plus the retention).
+	ExpiryAttribute = "expiresAt"
+)
+
+// CreateTableInput is the table definition for DynamoDB Local and tests:
+// on-demand, the type index, and a stream of new and old images as the
+// stack deploys it. TTL is set separately (UpdateTimeToLive).
+func CreateTableInput(table string) *dynamodb.CreateTableInput {
+	return &dynamodb.CreateTableInput{
+		TableName:   aws.String(table),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(PartitionKey), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(SortKey), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(TypeIndexKey), AttributeType: types.ScalarAttributeTypeS},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(PartitionKey), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(SortKey), KeyType: types.KeyTypeRange},
+		},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+			IndexName: aws.String(TypeIndex),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(TypeIndexKey), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(SortKey), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}},
+		StreamSpecification: &types.StreamSpecification{
+			StreamEnabled:  aws.Bool(true),
+			StreamViewType: types.StreamViewTypeNewAndOldImages,
+		},
+	}
+}
+
+// TimeToLiveInput turns on TTL on ExpiryAttribute.
+func TimeToLiveInput(table string) *dynamodb.UpdateTimeToLiveInput {
+	return &dynamodb.UpdateTimeToLiveInput{
+		TableName: aws.String(table),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{
+			AttributeName: aws.String(ExpiryAttribute),
+			Enabled:       aws.Bool(true),
+		},
+	}
+}

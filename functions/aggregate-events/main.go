@@ -1,0 +1,22 @@
+// Command aggregate-events is the aggregate-events Lambda function of the device events API.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/fleetlog/device-events/pkg/api"
+	"github.com/fleetlog/device-events/pkg/routes"
+)
+
+func main() {
+	fn, err := api.NewFromEnv(context.Background(), routes.AggregateEvents)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "aggregate-events:", err)
+		os.Exit(1)
+	}
+	lambda.Start(fn.Invoke)
+}

@@ -1,0 +1,22 @@
+// Command list-events is the list-events Lambda function of the device events API.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/fleetlog/device-events/pkg/api"
+	"github.com/fleetlog/device-events/pkg/routes"
+)
+
+func main() {
+	fn, err := api.NewFromEnv(context.Background(), routes.ListEvents)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "list-events:", err)
+		os.Exit(1)
+	}
+	lambda.Start(fn.Invoke)
+}

@@ -1,0 +1,22 @@
+// Command put-event is the put-event Lambda function of the device events API.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/fleetlog/device-events/pkg/api"
+	"github.com/fleetlog/device-events/pkg/routes"
+)
+
+func main() {
+	fn, err := api.NewFromEnv(context.Background(), routes.PutEvent)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "put-event:", err)
+		os.Exit(1)
+	}
+	lambda.Start(fn.Invoke)
+}

@@ -1,0 +1,320 @@
+// Command local runs the device events API on a laptop: DynamoDB Local,
+// the table, and the local gateway in front of the five functions.
+//
+//	go run ./infra/local run     [-port 3000] [-persist]   (make run)
+//	go run ./infra/local token   [-scopes ...] [-devices ...] (make token)
+//	go run ./infra/local invoke  -fn put-event -event events/x.json (make invoke)
+//	go run ./infra/local with-dynamodb -- go test ./...   (make test)
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/fleetlog/device-events/infra/local/dynamodblocal"
+	"github.com/fleetlog/device-events/infra/local/gateway"
+	"github.com/fleetlog/device-events/pkg/api"
+	"github.com/fleetlog/device-events/pkg/eventstore"
+	"github.com/fleetlog/device-events/pkg/pagetoken"
+	"github.com/fleetlog/device-events/pkg/routes"
+)
+
+// stateDir holds the local secrets, the dev token and, with -persist, the data.
+const stateDir = ".local"
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: local run|token|invoke|with-dynamodb [flags]")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "run":
+		err = run(ctx, os.Args[2:])
+	case "token":
+		err = token(os.Args[2:])
+	case "invoke":
+		err = invoke(ctx, os.Args[2:])
+	case "with-dynamodb":
+		err = withDynamoDB(ctx, os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			os.Exit(exit.ExitCode())
+		}
+		fmt.Fprintln(os.Stderr, "local:", err)
+		os.Exit(1)
+	}
+}
+
+// secret returns a hex secret kept in .local/<name>, creating it once.
+func secret(name string) ([]byte, error) {
+	path := filepath.Join(stateDir, name)
+	if b, err := os.ReadFile(path); err == nil {
+		return hex.DecodeString(strings.TrimSpace(string(b)))
+	}
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return nil, err
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return b, os.WriteFile(path, []byte(hex.EncodeToString(b)+"\n"), 0o600)
+}
+
+func tableName() string {
+	if t := os.Getenv("TABLE_NAME"); t != "" {
+		return t
+	}
+	return "device-events"
+}
+
+// functions builds the five functions in-process over one store.
+func functions(ctx context.Context, endpoint string, logger *slog.Logger) ([]*api.Function, error) {
+	client, err := dynamodblocal.Client(ctx, endpoint)
+	if err != nil {
+		return nil, err
+	}
+	key, err := secret("page-token-key")
+	if err != nil {
+		return nil, err
+	}
+	signer, err := pagetoken.NewSigner(key)
+	if err != nil {
+		return nil, err
+	}
+	retention := eventstore.DefaultRetention
+	if v := os.Getenv("RETENTION_DAYS"); v == "0" {
+		retention = -1
+	}
+	deps := api.Deps{
+		Store:      eventstore.New(client, tableName(), eventstore.Options{Retention: retention}),
+		PageTokens: func(context.Context) (*pagetoken.Signer, error) { return signer, nil },
+		Logger:     logger,
+	}
+	var out []*api.Function
+	for _, name := range routes.Functions {
+		f, err := api.New(name, deps)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+func startDynamoDB(ctx context.Context, persist bool) (*dynamodblocal.Instance, error) {
+	opts := dynamodblocal.Options{}
+	if persist {
+		opts.DBPath = filepath.Join(stateDir, "dynamodb")
+	}
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return nil, err
+	}
+	log, err := os.Create(filepath.Join(stateDir, "dynamodb.log"))
+	if err != nil {
+		return nil, err
+	}
+	opts.Log = log
+	inst, err := dynamodblocal.Start(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	client, err := dynamodblocal.Client(ctx, inst.Endpoint)
+	if err == nil {
+		err = dynamodblocal.CreateTable(ctx, client, dynamodblocal.TableDefinition{Create: eventstore.CreateTableInput, TTL: eventstore.TimeToLiveInput}, tableName())
+	}
+	if err != nil {
+		inst.Stop()
+		return nil, err
+	}
+	return inst, nil
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	port := fs.String("port", envOr("PORT", "3000"), "port to serve the API on")
+	persist := fs.Bool("persist", os.Getenv("PERSIST") == "1", "keep the data under .local/dynamodb")
+	_ = fs.Parse(args)
+
+	// Bind first: a busy port should fail before anything else starts.
+	ln, err := net.Listen("tcp", "127.0.0.1:"+*port)
+	if err != nil {
+		return fmt.Errorf("port %s: %w (set PORT to use another)", *port, err)
+	}
+	inst, err := startDynamoDB(ctx, *persist)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer inst.Stop()
+	endpointFile := filepath.Join(stateDir, "dynamodb-endpoint")
+	_ = os.WriteFile(endpointFile, []byte(inst.Endpoint+"\n"), 0o600)
+	defer os.Remove(endpointFile)
+
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{ReplaceAttr: lambdacontext.ReplaceAttr}))
+	fns, err := functions(ctx, inst.Endpoint, logger)
+	if err != nil {
+		return err
+	}
+	jwtSecret, err := secret("jwt-secret")
+	if err != nil {
+		return err
+	}
+	auth, err := gateway.NewAuth(jwtSecret)
+	if err != nil {
+		return err
+	}
+	tok, err := auth.Mint(gateway.TokenClaims{Subject: "dev", Scopes: []string{routes.ScopeRead, routes.ScopeWrite, routes.ScopeDelete}, TTL: 30 * 24 * time.Hour})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(stateDir, "dev-token"), []byte(tok+"\n"), 0o600); err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: gateway.New(fns, auth, logger), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	base := "http://127.0.0.1:" + *port
+	fmt.Printf(`Device events API on %s (DynamoDB Local at %s, table %s%s)
+A token with every scope is in %s/dev-token:
+  export TOKEN=$(cat %s/dev-token)
+  curl -s -X POST %s/devices/dev-1/events -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"type":"door_opened"}'
+  curl -s %s/devices/dev-1/events -H "Authorization: Bearer $TOKEN"
+Narrower tokens: make token SCOPES="events/read" DEVICES="dev-1". Ctrl-C stops everything.
+`, base, inst.Endpoint, tableName(), map[bool]string{true: ", data kept in .local/dynamodb", false: ", in memory"}[*persist],
+		stateDir, stateDir, base, base)
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func token(args []string) error {
+	fs := flag.NewFlagSet("token", flag.ExitOnError)
+	scopes := fs.String("scopes", routes.ScopeRead+" "+routes.ScopeWrite+" "+routes.ScopeDelete, "scopes, space- or comma-separated")
+	devices := fs.String("devices", "", "comma-separated devices the token is limited to (empty: all)")
+	sub := fs.String("sub", "dev", "the token's subject")
+	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token is valid")
+	_ = fs.Parse(args)
+	jwtSecret, err := secret("jwt-secret")
+	if err != nil {
+		return err
+	}
+	auth, err := gateway.NewAuth(jwtSecret)
+	if err != nil {
+		return err
+	}
+	c := gateway.TokenClaims{Subject: *sub, TTL: *ttl, Scopes: strings.FieldsFunc(*scopes, func(r rune) bool { return r == ' ' || r == ',' })}
+	if *devices != "" {
+		c.Devices = strings.Split(*devices, ",")
+	}
+	tok, err := auth.Mint(c)
+	if err != nil {
+		return err
+	}
+	fmt.Println(tok)
+	return nil
+}
+
+// invoke runs one function on one event file, as `sam local invoke` does,
+// against the DynamoDB Local of a running `make run`, or a fresh one.
+func invoke(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("invoke", flag.ExitOnError)
+	fn := fs.String("fn", "", "function: "+strings.Join(routes.Functions, ", "))
+	file := fs.String("event", "", "event file, e.g. events/put-event-direct.json")
+	_ = fs.Parse(args)
+	payload, err := os.ReadFile(*file)
+	if err != nil {
+		return fmt.Errorf("event file: %w", err)
+	}
+	endpoint := ""
+	if b, err := os.ReadFile(filepath.Join(stateDir, "dynamodb-endpoint")); err == nil {
+		endpoint = strings.TrimSpace(string(b))
+		if c, err := dynamodblocal.Client(ctx, endpoint); err != nil || dynamodblocal.CreateTable(ctx, c, dynamodblocal.TableDefinition{Create: eventstore.CreateTableInput, TTL: eventstore.TimeToLiveInput}, tableName()) != nil {
+			endpoint = "" // stale file: make run is not running
+		}
+	}
+	if endpoint == "" {
+		inst, err := startDynamoDB(ctx, false)
+		if err != nil {
+			return err
+		}
+		defer inst.Stop()
+		endpoint = inst.Endpoint
+		fmt.Fprintln(os.Stderr, "(make run is not running: using a fresh in-memory DynamoDB Local)")
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{ReplaceAttr: lambdacontext.ReplaceAttr}))
+	fns, err := functions(ctx, endpoint, logger)
+	if err != nil {
+		return err
+	}
+	for _, f := range fns {
+		if f.Name() != *fn {
+			continue
+		}
+		ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: "local-invoke"})
+		out, err := lambda.NewHandler(f.Invoke).Invoke(ctx, payload)
+		if err != nil {
+			b, _ := json.Marshal(err)
+			fmt.Println(string(b))
+			return nil
+		}
+		fmt.Println(string(out))
+		return nil
+	}
+	return fmt.Errorf("no function %q (one of %s)", *fn, strings.Join(routes.Functions, ", "))
+}
+
+// withDynamoDB runs a command with DYNAMODB_ENDPOINT pointing at a fresh
+// DynamoDB Local, stopped when the command ends.
+func withDynamoDB(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		return errors.New("with-dynamodb: no command")
+	}
+	inst, err := dynamodblocal.Start(ctx, dynamodblocal.Options{})
+	if err != nil {
+		return err
+	}
+	defer inst.Stop()
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr, cmd.Stdin = os.Stdout, os.Stderr, os.Stdin
+	cmd.Env = append(os.Environ(), "DYNAMODB_ENDPOINT="+inst.Endpoint)
+	return cmd.Run()
+}

@@ -1,0 +1,167 @@
+// Package api is the HTTP side of the device events service: it reads API
+// Gateway events (HTTP API payload 2.0 and REST payload 1.0) and direct
+// Lambda invokes, checks the caller's claims, validates parameters, calls
+// the event store and writes the contract's answers and errors. All five
+// functions and the local gateway use it.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda/messages"
+
+	"github.com/fleetlog/device-events/pkg/eventstore"
+	"github.com/fleetlog/device-events/pkg/pagetoken"
+	"github.com/fleetlog/device-events/pkg/routes"
+)
+
+// Deps are what the handlers need from outside.
+type Deps struct {
+	Store *eventstore.Store
+	// PageTokens returns the signer for page tokens; it may load its key on
+	// first use, so that functions that never page pay nothing at start.
+	PageTokens func(ctx context.Context) (*pagetoken.Signer, error)
+	Logger     *slog.Logger
+	// Now replaces the clock, for tests.
+	Now func() time.Time
+}
+
+// Function is one Lambda function: the routes it serves and, for
+// put-event, direct invokes.
+type Function struct {
+	name     string
+	deps     Deps
+	handlers map[string]handlerFunc
+}
+
+type handlerFunc func(ctx context.Context, r *Request) (Response, error)
+
+// New builds the handler of the named function (one of routes.Functions).
+func New(name string, deps Deps) (*Function, error) {
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	f := &Function{name: name, deps: deps, handlers: map[string]handlerFunc{}}
+	all := f.routeHandlers()
+	for _, r := range routes.ForFunction(name) {
+		h, ok := all[r.Key()]
+		if !ok {
+			return nil, fmt.Errorf("api: no handler for route %s", r.Key())
+		}
+		f.handlers[r.Key()] = h
+	}
+	if len(f.handlers) == 0 {
+		return nil, fmt.Errorf("api: unknown function %q", name)
+	}
+	return f, nil
+}
+
+// routeHandlers maps every route key of routes.All to its handler.
+func (f *Function) routeHandlers() map[string]handlerFunc {
+	return map[string]handlerFunc{
+		"POST /devices/{deviceId}/events":          f.putEvents,
+		"GET /devices/{deviceId}/events":           f.listDeviceEvents,
+		"GET /devices/{deviceId}/events/{eventId}": f.getEvent,
+		"GET /events":                                 f.listFleetEvents,
+		"GET /devices/{deviceId}/aggregates":          f.notImplemented,
+		"GET /aggregates":                             f.notImplemented,
+		"PATCH /devices/{deviceId}/events/{eventId}":  f.notImplemented,
+		"DELETE /devices/{deviceId}/events/{eventId}": f.deleteEvent,
+		"DELETE /devices/{deviceId}/events":           f.notImplemented,
+	}
+}
+
+// Name is the function's name.
+func (f *Function) Name() string { return f.name }
+
+// Invoke is the Lambda handler: it takes any payload the function may be
+// sent and answers in the same kind.
+func (f *Function) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
+	switch kindOf(payload) {
+	case kindHTTPAPI:
+		var e events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(payload, &e); err != nil {
+			return nil, invokeError(CodeInvalidJSON, "not an API Gateway HTTP API event")
+		}
+		r, rerr := fromHTTPAPI(&e)
+		return f.serve(ctx, r, rerr).httpAPI(), nil
+	case kindREST:
+		var e events.APIGatewayProxyRequest
+		if err := json.Unmarshal(payload, &e); err != nil {
+			return nil, invokeError(CodeInvalidJSON, "not an API Gateway REST API event")
+		}
+		r, rerr := fromREST(&e)
+		return f.serve(ctx, r, rerr).rest(), nil
+	}
+	if f.name != routes.PutEvent {
+		return nil, invokeError("unsupported_payload", f.name+" answers API Gateway events only")
+	}
+	return f.putDirect(ctx, payload)
+}
+
+// invokeError is a Lambda function error: errorType names the problem, as
+// a direct caller sees it.
+func invokeError(code, message string) error {
+	return messages.InvokeResponse_Error{Type: code, Message: message}
+}
+
+// serve runs one API request through routing, authorization and its
+// handler, and logs one line for it.
+func (f *Function) serve(ctx context.Context, r *Request, rerr *Error) Response {
+	start := time.Now()
+	resp, cause := f.dispatch(ctx, r, rerr)
+	level := slog.LevelInfo
+	attrs := []any{
+		slog.String("route", r.Route.Key()), slog.String("method", r.Method),
+		slog.Int("status", resp.Status), slog.Int64("durationMs", time.Since(start).Milliseconds()),
+		slog.String("apiRequestId", r.RequestID),
+	}
+	if d := r.PathParams["deviceId"]; d != "" {
+		attrs = append(attrs, slog.String("deviceId", d))
+	}
+	if cause != nil {
+		level = slog.LevelError
+		attrs = append(attrs, slog.String("error", cause.Error()))
+	}
+	f.deps.Logger.Log(ctx, level, "request", attrs...)
+	return resp
+}
+
+// dispatch returns the answer and, for a 5xx, the cause to log.
+func (f *Function) dispatch(ctx context.Context, r *Request, rerr *Error) (Response, error) {
+	if rerr != nil {
+		return errorResponse(rerr, r.RequestID), nil
+	}
+	h, ok := f.handlers[r.Route.Key()]
+	if !ok {
+		return errorResponse(&Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such resource"}, r.RequestID), nil
+	}
+	if err := authorize(r); err != nil {
+		return errorResponse(err, r.RequestID), nil
+	}
+	resp, err := h(ctx, r)
+	if err == nil {
+		return resp, nil
+	}
+	e, ours := asError(err)
+	if !ours || e.Status >= 500 {
+		return errorResponse(e, r.RequestID), err
+	}
+	return errorResponse(e, r.RequestID), nil
+}
+
+func (f *Function) notImplemented(context.Context, *Request) (Response, error) {
+	return Response{}, &Error{Status: http.StatusNotImplemented, Code: CodeNotImplemented, Message: "not implemented yet"}
+}
+
+var errNoPageTokens = errors.New("no page token key configured")

@@ -1,0 +1,123 @@
+package api
+
+import (
+	"context"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/fleetlog/device-events/pkg/eventstore"
+	"github.com/fleetlog/device-events/pkg/ingest"
+)
+
+// MaxBody is the largest request body read: Lambda's 6 MB payload limit,
+// less room for the event around it.
+const MaxBody = 6<<20 - 64<<10
+
+// putAnswer is put-event's answer, over HTTP and to a direct invoke.
+type putAnswer struct {
+	Message string      `json:"message"`
+	Events  []eventJSON `json:"events"`
+}
+
+func (f *Function) putEvents(ctx context.Context, r *Request) (Response, error) {
+	device, err := deviceID(r)
+	if err != nil {
+		return Response{}, err
+	}
+	if err := (params{r}).allowOnly(); err != nil {
+		return Response{}, err
+	}
+	// Device firmware and `curl -d` often label a JSON body as a form or as
+	// text; the body is read as JSON whatever those say, and anything else
+	// (XML, multipart, binary) is refused.
+	if err := jsonContent(r, "application/json", "text/plain", "application/x-www-form-urlencoded"); err != nil {
+		return Response{}, err
+	}
+	if len(r.Body) > MaxBody {
+		return Response{}, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodePayloadTooLarge, Message: "body is larger than 6 MB"}
+	}
+	in, err := ingest.Decode(r.Body, device)
+	if err != nil {
+		return Response{}, err
+	}
+	req := eventstore.PutRequest{Events: in.Events}
+	if key := r.Header("Idempotency-Key"); key != "" {
+		if eventstore.CheckIdempotencyKey("Idempotency-Key", key) != nil {
+			return Response{}, invalidParam("Idempotency-Key", "must be 1-255 printable ASCII characters without spaces")
+		}
+		switch {
+		case in.Batch:
+			req.RequestKey = key
+		case in.Events[0].IdempotencyKey != "" && in.Events[0].IdempotencyKey != key:
+			return Response{}, &Error{Status: http.StatusBadRequest, Code: CodeInvalidEvent, Field: "idempotencyKey",
+				Message: "idempotencyKey: differs from the Idempotency-Key header"}
+		default:
+			req.Events[0].IdempotencyKey = key
+		}
+	}
+	res, err := f.deps.Store.Put(ctx, req)
+	if err != nil {
+		return Response{}, err
+	}
+	status := http.StatusOK
+	for _, c := range res.Created {
+		if c {
+			status = http.StatusCreated
+		}
+	}
+	resp := jsonResponse(status, answer(res))
+	resp.Headers["Location"] = selfPath(res.Events[0].DeviceID, res.Events[0].ID)
+	return resp, nil
+}
+
+func answer(res eventstore.PutResult) putAnswer {
+	var devices []string
+	for _, e := range res.Events {
+		if len(devices) == 0 || devices[len(devices)-1] != e.DeviceID {
+			devices = append(devices, e.DeviceID)
+		}
+	}
+	return putAnswer{Message: "Successfully added events for " + strings.Join(devices, ", "), Events: renderAll(res.Events, false)}
+}
+
+// putDirect serves a direct invoke: the raw body of put-event, naming its
+// device(s) itself. Errors are Lambda function errors whose type is the
+// contract's error code.
+func (f *Function) putDirect(ctx context.Context, payload []byte) (any, error) {
+	in, err := ingest.Decode(payload, "")
+	if err == nil {
+		var res eventstore.PutResult
+		if res, err = f.deps.Store.Put(ctx, eventstore.PutRequest{Events: in.Events}); err == nil {
+			f.deps.Logger.InfoContext(ctx, "direct put", "events", len(res.Events), "device", res.Events[0].DeviceID)
+			return answer(res), nil
+		}
+	}
+	e, ours := asError(err)
+	if !ours || e.Status >= 500 {
+		f.deps.Logger.ErrorContext(ctx, "direct put failed", "error", err.Error())
+	}
+	return nil, invokeError(e.Code, e.Message)
+}
+
+// jsonContent accepts a JSON body: no Content-Type, the given types,
+// application/*+json, with a UTF-8 charset if any.
+func jsonContent(r *Request, accepted ...string) error {
+	ct := r.Header("Content-Type")
+	if ct == "" {
+		return nil
+	}
+	mt, p, err := mime.ParseMediaType(ct)
+	ok := err == nil && (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+	for _, a := range accepted {
+		ok = ok || mt == a
+	}
+	if cs, has := p["charset"]; has && !strings.EqualFold(cs, "utf-8") {
+		ok = false
+	}
+	if !ok {
+		return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
+			Message: "Content-Type must be " + accepted[0] + " (UTF-8)"}
+	}
+	return nil
+}

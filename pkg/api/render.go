@@ -1,0 +1,58 @@
+package api
+
+import (
+	"net/url"
+
+	"github.com/fleetlog/device-events/pkg/eventstore"
+	"github.com/fleetlog/device-events/pkg/timestamp"
+)
+
+// eventJSON is an event as the API writes it.
+type eventJSON struct {
+	ID           string         `json:"id"`
+	Self         string         `json:"self"`
+	DeviceID     string         `json:"deviceId"`
+	Type         string         `json:"type"`
+	Time         any            `json:"time"`
+	CreationTime any            `json:"creationTime"`
+	LastUpdated  any            `json:"lastUpdated"`
+	Status       string         `json:"status,omitempty"`
+	Severity     string         `json:"severity"`
+	State        string         `json:"state"`
+	Text         string         `json:"text,omitempty"`
+	Data         map[string]any `json:"data,omitempty"`
+	Updates      []updateJSON   `json:"updates"`
+	Version      int64          `json:"version"`
+}
+
+type updateJSON struct {
+	Time    any            `json:"time"`
+	By      string         `json:"by"`
+	Changes map[string]any `json:"changes"`
+}
+
+func selfPath(device, id string) string {
+	return "/devices/" + url.PathEscape(device) + "/events/" + id
+}
+
+func render(e eventstore.Event, unix bool) eventJSON {
+	out := eventJSON{
+		ID: e.ID, Self: selfPath(e.DeviceID, e.ID), DeviceID: e.DeviceID, Type: e.Type,
+		Time: timestamp.Format(e.Time, unix), CreationTime: timestamp.Format(e.CreationTime, unix),
+		LastUpdated: timestamp.Format(e.LastUpdated, unix), Status: e.Status, Severity: string(e.Severity),
+		State: string(e.State), Text: e.Text, Data: e.Data, Version: e.Version,
+		Updates: make([]updateJSON, len(e.Updates)),
+	}
+	for i, u := range e.Updates {
+		out.Updates[i] = updateJSON{Time: timestamp.Format(u.Time, unix), By: u.By, Changes: u.Changes}
+	}
+	return out
+}
+
+func renderAll(evs []eventstore.Event, unix bool) []eventJSON {
+	out := make([]eventJSON, len(evs))
+	for i, e := range evs {
+		out[i] = render(e, unix)
+	}
+	return out
+}

@@ -1,0 +1,193 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/fleetlog/device-events/pkg/routes"
+)
+
+// Request is an API request with the differences between API Gateway's
+// payload versions taken out.
+type Request struct {
+	Method     string
+	Route      routes.Route
+	PathParams map[string]string
+	Query      url.Values
+	Headers    map[string]string // lower-case names
+	Body       []byte
+	RequestID  string
+	// Claims are the JWT claims the authorizer passed on; nil when the
+	// event carries none.
+	Claims *Claims
+}
+
+// Header returns a request header by its case-insensitive name.
+func (r *Request) Header(name string) string { return r.Headers[strings.ToLower(name)] }
+
+// payload kinds Invoke tells apart.
+type payloadKind int
+
+const (
+	kindDirect payloadKind = iota
+	kindHTTPAPI
+	kindREST
+)
+
+// probe holds the fields that tell the payload kinds apart.
+type probe struct {
+	Version        string          `json:"version"`
+	RouteKey       string          `json:"routeKey"`
+	RawPath        string          `json:"rawPath"`
+	HTTPMethod     string          `json:"httpMethod"`
+	RequestContext json.RawMessage `json:"requestContext"`
+}
+
+func kindOf(payload []byte) payloadKind {
+	var p probe
+	if json.Unmarshal(payload, &p) != nil || len(p.RequestContext) == 0 {
+		return kindDirect
+	}
+	switch {
+	case p.Version == "2.0" && (p.RouteKey != "" || p.RawPath != ""):
+		return kindHTTPAPI
+	case p.HTTPMethod != "":
+		return kindREST
+	}
+	return kindDirect
+}
+
+// fromHTTPAPI reads an HTTP API (payload 2.0) event.
+func fromHTTPAPI(e *events.APIGatewayV2HTTPRequest) (*Request, *Error) {
+	r := &Request{
+		Method:    e.RequestContext.HTTP.Method,
+		Headers:   lower(e.Headers),
+		RequestID: e.RequestContext.RequestID,
+	}
+	if r.Method == "" {
+		r.Method, _, _ = strings.Cut(e.RouteKey, " ")
+	}
+	q, err := url.ParseQuery(e.RawQueryString)
+	if err != nil {
+		return r, &Error{Status: http.StatusBadRequest, Code: CodeInvalidParameter, Message: "query string is not valid URL encoding"}
+	}
+	if e.RawQueryString == "" {
+		for k, v := range e.QueryStringParameters {
+			q[k] = []string{v}
+		}
+	}
+	r.Query = q
+	body, berr := bodyOf(e.Body, e.IsBase64Encoded)
+	if berr != nil {
+		return r, berr
+	}
+	r.Body = body
+	if jwt := e.RequestContext.Authorizer; jwt != nil && jwt.JWT != nil {
+		r.Claims = claimsFromStrings(jwt.JWT.Claims, jwt.JWT.Scopes)
+	}
+	route, ok := routes.ByKey(e.RouteKey)
+	path := e.RawPath
+	if path == "" {
+		path = e.RequestContext.HTTP.Path
+	}
+	return r, r.resolve(route, ok, e.PathParameters, path)
+}
+
+// fromREST reads a REST API (payload 1.0) proxy event.
+func fromREST(e *events.APIGatewayProxyRequest) (*Request, *Error) {
+	r := &Request{
+		Method:    e.HTTPMethod,
+		Headers:   lower(e.Headers),
+		RequestID: e.RequestContext.RequestID,
+		Query:     url.Values{},
+	}
+	for k, v := range e.MultiValueHeaders {
+		r.Headers[strings.ToLower(k)] = strings.Join(v, ",")
+	}
+	for k, v := range e.QueryStringParameters {
+		r.Query[k] = []string{v}
+	}
+	for k, v := range e.MultiValueQueryStringParameters {
+		r.Query[k] = v
+	}
+	body, berr := bodyOf(e.Body, e.IsBase64Encoded)
+	if berr != nil {
+		return r, berr
+	}
+	r.Body = body
+	if a := e.RequestContext.Authorizer; a != nil {
+		r.Claims = claimsFromREST(a)
+	}
+	route, ok := routes.ByKey(e.HTTPMethod + " " + e.Resource)
+	return r, r.resolve(route, ok, e.PathParameters, e.Path)
+}
+
+// resolve settles the route: from the route key when API Gateway gave one
+// of ours, else (a $default or proxy route, or a test event) by matching
+// the path against the route table.
+func (r *Request) resolve(route routes.Route, ok bool, params map[string]string, path string) *Error {
+	if ok {
+		r.Route, r.PathParams = route, params
+		if r.PathParams == nil {
+			r.PathParams = map[string]string{}
+		}
+		return nil
+	}
+	segments, err := splitPath(path)
+	if err != nil {
+		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such resource"}
+	}
+	route, p, known := routes.Match(r.Method, segments)
+	switch {
+	case route.Function != "":
+		r.Route, r.PathParams = route, p
+		return nil
+	case known:
+		return &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
+			Message: r.Method + " is not allowed here", Allow: routes.Methods(segments)}
+	}
+	return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such resource"}
+}
+
+// splitPath splits a raw URL path into decoded segments. An encoded slash
+// stays inside its segment, so "/devices/a%2Fb/events" names the device
+// "a/b" (which validation then refuses) rather than another route.
+func splitPath(path string) ([]string, error) {
+	raw := strings.Split(strings.Trim(path, "/"), "/")
+	out := make([]string, len(raw))
+	for i, s := range raw {
+		d, err := url.PathUnescape(s)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
+// SplitPath is splitPath for the local gateway, which routes the same way.
+func SplitPath(path string) ([]string, error) { return splitPath(path) }
+
+func lower(h map[string]string) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		out[strings.ToLower(k)] = v
+	}
+	return out
+}
+
+func bodyOf(body string, b64 bool) ([]byte, *Error) {
+	if !b64 {
+		return []byte(body), nil
+	}
+	b, err := base64.StdEncoding.DecodeString(body)
+	if err != nil {
+		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidJSON, Message: "body is not valid base64"}
+	}
+	return b, nil
+}

@@ -1,0 +1,32 @@
+package api
+
+import (
+	"encoding/json"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// Response is what a route handler answers.
+type Response struct {
+	Status  int
+	Headers map[string]string
+	Body    []byte
+}
+
+func jsonResponse(status int, v any) Response {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only our own types are marshalled here; failing is a bug.
+		b = []byte(`{"error":"internal","message":"internal error"}`)
+		status = 500
+	}
+	return Response{Status: status, Headers: map[string]string{"Content-Type": "application/json"}, Body: b}
+}
+
+func (r Response) httpAPI() events.APIGatewayV2HTTPResponse {
+	return events.APIGatewayV2HTTPResponse{StatusCode: r.Status, Headers: r.Headers, Body: string(r.Body)}
+}
+
+func (r Response) rest() events.APIGatewayProxyResponse {
+	return events.APIGatewayProxyResponse{StatusCode: r.Status, Headers: r.Headers, Body: string(r.Body)}
+}

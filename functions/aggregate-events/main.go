@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	_ "time/tzdata" // days in any IANA zone, whatever the runtime image ships
 
 	"github.com/aws/aws-lambda-go/lambda"
 

@@ -1,0 +1,291 @@
+package eventstore
+
+import (
+	"archive/zip"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"runtime"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// zoneNames lists the zones of Go's time zone database.
+func zoneNames(t *testing.T) []string {
+	t.Helper()
+	zr, err := zip.OpenReader(runtime.GOROOT() + "/lib/time/zoneinfo.zip")
+	if err != nil {
+		t.Fatalf("Go's zoneinfo.zip: %v", err)
+	}
+	defer zr.Close()
+	var names []string
+	for _, f := range zr.File {
+		if !f.FileInfo().IsDir() {
+			names = append(names, f.Name)
+		}
+	}
+	return names
+}
+
+// TestSplitPointsCoverZones derives the split points from the time zone
+// database: every minute of the UTC day at which some zone's local midnight
+// fell since 1970, or will fall by 2100, that is not a whole hour. The
+// list in counters.go must be exactly the quarter-hour ones; the others
+// (Africa/Monrovia until 1972, Pacific/Kiritimati until 1979) are refused.
+func TestSplitPointsCoverZones(t *testing.T) {
+	start := time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	end := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	quarter := map[int]bool{}
+	var odd []string
+	for _, name := range zoneNames(t) {
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			continue
+		}
+		for at := start; at.Before(end); {
+			_, off := at.In(loc).Zone()
+			if off%3600 != 0 {
+				sod := ((-off)%86400 + 86400) % 86400
+				if sod%900 == 0 {
+					quarter[sod/60] = true
+				} else if !slices.Contains(odd, name) {
+					odd = append(odd, name)
+					if at.Year() >= 1980 {
+						t.Errorf("%s in %d starts days at %02d:%02d:%02d UTC, no quarter hour", name, at.Year(), sod/3600, sod%3600/60, sod%60)
+					}
+				}
+			}
+			_, next := at.In(loc).ZoneBounds()
+			if next.IsZero() || !next.After(at) {
+				break
+			}
+			at = next
+		}
+	}
+	var got []int
+	for m := range quarter {
+		got = append(got, m)
+	}
+	sort.Ints(got)
+	if !slices.Equal(got, splitPoints) {
+		t.Fatalf("split points from the zone database = %v\nwant (counters.go) %v", got, splitPoints)
+	}
+	t.Logf("%d split points; zones with non-quarter offsets before 1980: %v", len(got), odd)
+}
+
+func TestFleetCounterKeysSpreadFiveThousandEventsASecond(t *testing.T) {
+	for _, devices := range []int{1, 7, 5000} {
+		t.Run(fmt.Sprintf("from %d devices", devices), func(t *testing.T) {
+			per := map[string]int{}
+			second := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+			entropy := ulid.Monotonic(rand.Reader, 0)
+			for i := 0; i < 5000; i++ {
+				at := second.Add(time.Duration(i) * time.Second / 5000)
+				id := ulid.MustNew(ulid.Timestamp(at), entropy).String()
+				per[FleetCounterKey("door_opened", id)]++
+				_ = devices // the key depends on the event only, not its device
+			}
+			most := 0
+			for _, n := range per {
+				most = max(most, n)
+			}
+			if len(per) != Shards || most > 1000 {
+				t.Fatalf("%d counter items, the busiest takes %d writes/s; want %d items, none over 1000", len(per), most, Shards)
+			}
+			if most > 2*5000/Shards {
+				t.Fatalf("busiest counter takes %d writes/s, more than twice the mean %d", most, 5000/Shards)
+			}
+		})
+	}
+}
+
+func TestBucketBoundsFollowLocalDays(t *testing.T) {
+	load := func(name string) *time.Location {
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loc
+	}
+	cases := []struct {
+		name  string
+		zone  string
+		day   string
+		hours float64
+		start string
+	}{
+		{"a spring-forward day has 23 hours", "Europe/Amsterdam", "2026-03-29", 23, "2026-03-28T23:00:00Z"},
+		{"a fall-back day has 25 hours", "Europe/Amsterdam", "2026-10-25", 25, "2026-10-24T22:00:00Z"},
+		{"a Kolkata day starts at 18:30 UTC", "Asia/Kolkata", "2026-11-22", 24, "2026-11-21T18:30:00Z"},
+		{"a Kathmandu day starts at 18:15 UTC", "Asia/Kathmandu", "2026-11-22", 24, "2026-11-21T18:15:00Z"},
+		{"Lord Howe moves by half an hour", "Australia/Lord_Howe", "2026-10-04", 23.5, "2026-10-03T13:30:00Z"},
+		{"a day that skips midnight starts at the change", "America/Santiago", "2026-09-06", 23, "2026-09-06T04:00:00Z"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			loc := load(tc.zone)
+			day, _ := time.ParseInLocation("2006-01-02", tc.day, loc)
+			b, err := BucketBounds(Day, day.Add(time.Hour), day.Add(2*time.Hour), loc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(b) != 2 {
+				t.Fatalf("%d bounds, want 2", len(b))
+			}
+			if got := b[0].Format(time.RFC3339); got != tc.start {
+				t.Errorf("day starts %s, want %s", got, tc.start)
+			}
+			if got := b[1].Sub(b[0]).Hours(); got != tc.hours {
+				t.Errorf("day lasts %v hours, want %v", got, tc.hours)
+			}
+		})
+	}
+	if _, err := BucketBounds(Hour, time.Unix(0, 0), time.Unix(0, 0).Add(10001*time.Hour), nil); !errors.Is(err, ErrTooManyBuckets) {
+		t.Errorf("10 001 hours: %v, want ErrTooManyBuckets", err)
+	}
+	if b, err := BucketBounds(Hour, time.Unix(0, 0), time.Unix(0, 0).Add(10000*time.Hour), nil); err != nil || len(b) != 10001 {
+		t.Errorf("10 000 hours: %d bounds, %v; want 10 001 bounds", len(b), err)
+	}
+}
+
+// bruteForce counts times into buckets the slow, obvious way.
+func bruteForce(times []time.Time, bounds []time.Time) AggregateResult {
+	var res AggregateResult
+	for i := 1; i < len(bounds); i++ {
+		var n int64
+		for _, t := range times {
+			if !t.Before(bounds[i-1]) && t.Before(bounds[i]) {
+				n++
+			}
+		}
+		if n > 0 {
+			res.Buckets = append(res.Buckets, Bucket{Start: bounds[i-1], Count: n})
+			res.Total += n
+		}
+	}
+	return res
+}
+
+func TestAggregatesEqualABruteForceCountInEveryZone(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	s, _ := newTestStore(t, Options{Now: fixedClock(now)})
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	// 400 events over 40 days around the 2026 DST changes and on the
+	// quarter hours where fractional zones start their days.
+	begin := time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC)
+	var doors, milks, all, other []time.Time
+	var batch []NewEvent
+	for i := 0; i < 400; i++ {
+		at := begin.Add(time.Duration(rng.Int64N(int64(40 * 24 * time.Hour)))).Truncate(time.Millisecond)
+		if i%5 == 0 { // right on or next to a split point
+			at = time.Date(at.Year(), at.Month(), at.Day(), 18, 14+rng.IntN(3)+15*rng.IntN(2), 59+rng.IntN(2), 0, time.UTC)
+			at = at.Add(time.Duration(rng.IntN(2)) * 999 * time.Millisecond)
+		}
+		typ, dev := "door", "robot-1"
+		switch i % 3 {
+		case 1:
+			typ = "milk"
+		case 2:
+			dev = "robot-2"
+		}
+		batch = append(batch, NewEvent{DeviceID: dev, Type: typ, Time: at})
+		if dev == "robot-1" {
+			all = append(all, at)
+			if typ == "door" {
+				doors = append(doors, at)
+			} else {
+				milks = append(milks, at)
+			}
+		} else {
+			other = append(other, at)
+		}
+		if len(batch) == MaxBatch {
+			mustPut(t, s, batch...)
+			batch = nil
+		}
+	}
+	fleetDoors := append(slices.Clone(doors), other...)
+	queries := []struct {
+		name  string
+		q     AggregateQuery
+		times []time.Time
+	}{
+		{"one device and type", AggregateQuery{DeviceID: "robot-1", Types: []string{"door"}}, doors},
+		{"one device, two types", AggregateQuery{DeviceID: "robot-1", Types: []string{"door", "milk"}}, all},
+		{"one device, every type", AggregateQuery{DeviceID: "robot-1"}, all},
+		{"every device, one type", AggregateQuery{Types: []string{"door"}}, fleetDoors},
+	}
+	zones := []string{"UTC", "Europe/Amsterdam", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe", "America/St_Johns", "Pacific/Chatham"}
+	for _, qc := range queries {
+		for _, zone := range zones {
+			loc, _ := time.LoadLocation(zone)
+			for _, iv := range []Interval{Hour, Day} {
+				if iv == Hour && zone != "UTC" {
+					continue
+				}
+				t.Run(fmt.Sprintf("%s by %s in %s", qc.name, iv, zone), func(t *testing.T) {
+					q := qc.q
+					q.Interval, q.Location = iv, loc
+					q.From, q.To = begin.Add(-24*time.Hour), begin.Add(42*24*time.Hour)
+					got, err := s.Aggregate(context.Background(), q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					bounds, _ := BucketBounds(iv, q.From, q.To, loc)
+					want := bruteForce(qc.times, bounds)
+					if fmt.Sprint(got) != fmt.Sprint(want) {
+						t.Fatalf("got total %d in %d buckets, want %d in %d\n got %v\nwant %v", got.Total, len(got.Buckets), want.Total, len(want.Buckets), got.Buckets, want.Buckets)
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestCountsStayExactAfterRetriesAndDeletes(t *testing.T) {
+	s, _ := newTestStore(t, Options{Now: fixedClock(t0)})
+	ctx := context.Background()
+	count := func() int64 {
+		t.Helper()
+		res, err := s.Aggregate(ctx, AggregateQuery{DeviceID: "d", Types: []string{"t"}, Interval: Hour, From: t0.Add(-time.Hour), To: t0.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Total
+	}
+	ev := NewEvent{DeviceID: "d", Type: "t", IdempotencyKey: "once"}
+	first := mustPut(t, s, ev)
+	for i := 0; i < 3; i++ {
+		mustPut(t, s, ev)
+	}
+	other := mustPut(t, s, NewEvent{DeviceID: "d", Type: "t"})
+	if got := count(); got != 2 {
+		t.Fatalf("after a put retried 3 times and another put: %d, want 2", got)
+	}
+	if err := s.Delete(ctx, "d", first.Events[0].ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "d", first.Events[0].ID, 0); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+	if got := count(); got != 1 {
+		t.Fatalf("after deleting one (twice): %d, want 1", got)
+	}
+	_ = other
+}
+
+func TestAggregateRefusesZonesItCannotSplit(t *testing.T) {
+	s, _ := newTestStore(t, Options{})
+	loc, _ := time.LoadLocation("Africa/Monrovia") // -0:44:30 until 1972
+	_, err := s.Aggregate(context.Background(), AggregateQuery{DeviceID: "d", Interval: Day, Location: loc,
+		From: time.Date(1971, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(1971, 1, 3, 0, 0, 0, 0, time.UTC)})
+	if !errors.Is(err, ErrUnsupportedZone) {
+		t.Fatalf("Monrovia 1971: %v, want ErrUnsupportedZone", err)
+	}
+}

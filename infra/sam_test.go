@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// samConfig is the subset of samconfig.toml the tests read: for each
+// [section], its key = "string" or key = ["string", ...] values.
+type samConfig map[string]map[string][]string
+
+var (
+	tomlSection = regexp.MustCompile(`^\[([^\]]+)\]$`)
+	tomlValue   = regexp.MustCompile(`^([A-Za-z_]+)\s*=\s*(.+)$`)
+	tomlString  = regexp.MustCompile(`"([^"]*)"`)
+)
+
+// readSAMConfig parses samconfig.toml as far as this project writes it
+// (no library: the module should not grow a TOML dependency for a test).
+func readSAMConfig(t *testing.T, path string) (samConfig, string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("got %v, want a readable %s", err, path)
+	}
+	cfg := samConfig{}
+	section := ""
+	sc := bufio.NewScanner(strings.NewReader(string(b)))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if m := tomlSection.FindStringSubmatch(line); m != nil {
+			section = m[1]
+			cfg[section] = map[string][]string{}
+			continue
+		}
+		if m := tomlValue.FindStringSubmatch(line); m != nil && section != "" {
+			for _, s := range tomlString.FindAllStringSubmatch(m[2], -1) {
+				cfg[section][m[1]] = append(cfg[section][m[1]], s[1])
+			}
+		}
+	}
+	return cfg, string(b)
+}
+
+func TestSAM(t *testing.T) {
+	f := configured(t)
+	root := filepath.Dir(infraDir())
+	cfg, text := readSAMConfig(t, filepath.Join(root, "samconfig.toml"))
+
+	templatePath := filepath.Join(f.outdir, StackID+".template.json")
+	b, err := os.ReadFile(templatePath)
+	if err != nil {
+		t.Fatalf("got %v, want the synthesized template %s", err, templatePath)
+	}
+	var tmpl map[string]interface{}
+	if err := json.Unmarshal(b, &tmpl); err != nil {
+		t.Fatalf("template: %v", err)
+	}
+	functions := resourcesOfType(tmpl, "AWS::Lambda::Function")
+
+	for _, section := range []string{"default.local_invoke.parameters", "default.local_start_api.parameters"} {
+		t.Run(section+" reads the template the app synthesizes, with events/env.json", func(t *testing.T) {
+			s, ok := cfg[section]
+			if !ok {
+				t.Fatalf("got no [%s], want one", section)
+			}
+			if got, want := s["template_file"], []string{"cdk.out/" + StackID + ".template.json"}; !reflect.DeepEqual(got, want) {
+				t.Errorf("template_file: got %v, want %v", got, want)
+			}
+			if got, want := s["env_vars"], []string{"events/env.json"}; !reflect.DeepEqual(got, want) {
+				t.Errorf("env_vars: got %v, want %v", got, want)
+			}
+		})
+	}
+
+	t.Run("cdk synth writes the cloud assembly where samconfig.toml looks for it", func(t *testing.T) {
+		b, err := os.ReadFile(filepath.Join(infraDir(), "cdk.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cdk struct {
+			Output string `json:"output"`
+		}
+		if err := json.Unmarshal(b, &cdk); err != nil {
+			t.Fatal(err)
+		}
+		tf := cfg["default.local_invoke.parameters"]["template_file"]
+		if len(tf) != 1 {
+			t.Fatalf("template_file: got %v, want one path", tf)
+		}
+		got := filepath.Clean(filepath.Join(infraDir(), cdk.Output))
+		want := filepath.Join(root, filepath.Dir(tf[0]))
+		if got != want {
+			t.Errorf("cdk.json output: got %s, want %s", got, want)
+		}
+	})
+
+	t.Run("the functions samconfig.toml's examples invoke exist", func(t *testing.T) {
+		invoked := regexp.MustCompile(`sam local invoke (\w+)`).FindAllStringSubmatch(text, -1)
+		if len(invoked) == 0 {
+			t.Fatal("got no `sam local invoke <Function>` example, want one")
+		}
+		for _, m := range invoked {
+			if _, ok := functions[m[1]]; !ok {
+				t.Errorf("got example invoking %s, want a function of the template", m[1])
+			}
+		}
+	})
+
+	var env map[string]map[string]string
+	b, err = os.ReadFile(filepath.Join(root, "events", "env.json"))
+	if err != nil {
+		t.Fatalf("got %v, want a readable events/env.json", err)
+	}
+	if err := json.Unmarshal(b, &env); err != nil {
+		t.Fatalf("events/env.json: got %v, want a JSON object of objects of strings", err)
+	}
+
+	t.Run("events/env.json has an entry for every function and no other", func(t *testing.T) {
+		var got, want []string
+		for id := range env {
+			got = append(got, id)
+		}
+		for id := range functions {
+			want = append(want, id)
+		}
+		sort.Strings(got)
+		sort.Strings(want)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("got %v, want %v", got, want)
+		}
+	})
+
+	for id, vars := range env {
+		t.Run("events/env.json sets only variables "+id+" declares, as SAM ignores others", func(t *testing.T) {
+			fn, ok := functions[id]
+			if !ok {
+				t.Skipf("%s is not a function (reported above)", id)
+			}
+			declared, _ := properties(fn)["Environment"].(map[string]interface{})["Variables"].(map[string]interface{})
+			for name := range vars {
+				if _, ok := declared[name]; !ok {
+					t.Errorf("got %s, want only variables of the template: %v", name, keys(declared))
+				}
+			}
+			for _, name := range []string{"TABLE_NAME", "DYNAMODB_ENDPOINT"} {
+				if vars[name] == "" {
+					t.Errorf("%s: got empty, want a local value", name)
+				}
+			}
+			if _, secret := declared["PAGE_TOKEN_SECRET_ARN"]; secret {
+				if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(vars["PAGE_TOKEN_KEY"]) {
+					t.Errorf("PAGE_TOKEN_KEY: got %q, want 64 hex characters", vars["PAGE_TOKEN_KEY"])
+				}
+			}
+		})
+	}
+
+	for id, fn := range functions {
+		t.Run(id+"'s code is an asset folder holding bootstrap next to the template", func(t *testing.T) {
+			meta, _ := fn["Metadata"].(map[string]interface{})
+			if got := meta["aws:asset:property"]; got != "Code" {
+				t.Errorf("aws:asset:property: got %v, want Code", got)
+			}
+			path, _ := meta["aws:asset:path"].(string)
+			if path == "" {
+				t.Fatalf("aws:asset:path: got none, want the asset folder (SAM needs it)")
+			}
+			fi, err := os.Stat(filepath.Join(f.outdir, path, "bootstrap"))
+			if err != nil {
+				t.Fatalf("got %v, want %s/bootstrap in the cloud assembly", err, path)
+			}
+			if fi.Mode()&0o111 == 0 {
+				t.Errorf("bootstrap mode: got %v, want executable", fi.Mode())
+			}
+		})
+	}
+}
+
+func keys(m map[string]interface{}) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

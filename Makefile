@@ -18,13 +18,14 @@ DEVICES ?=
 FN      ?= put-event
 EVENT   ?= events/put-event-direct.json
 
-.PHONY: run test token invoke build synth deps java help
+.PHONY: run test token invoke build synth bench deps java help
 
 help:
 	@echo "make run     the API on http://127.0.0.1:3000 against DynamoDB Local (PORT, PERSIST=1)"
 	@echo "make test    every test, DynamoDB Local included"
 	@echo "make token   a local token: make token SCOPES=\"events/read\" DEVICES=\"d1,d2\""
 	@echo "make invoke  one function on one event file: make invoke FN=put-event EVENT=events/put-event-direct.json"
+	@echo "make bench   capacity units and cost ratios, measured against DynamoDB Local"
 	@echo "make build   the five Lambda bootstraps under $(LAMBDA_DIR)/"
 	@echo "make synth   the CloudFormation template under cdk.out/"
 
@@ -65,6 +66,11 @@ test: deps
 synth: build
 	cd infra && CDK_OUTDIR=../cdk.out $(GO) run .
 	@ls cdk.out/*.template.json
+
+# Capacity units per operation against DynamoDB Local (see BENCHMARKS.md).
+BENCHTIME ?= 20x
+bench: deps
+	$(GO) run ./infra/local with-dynamodb -- $(GO) test -count=1 -run '^$$' -bench . -benchtime $(BENCHTIME) ./pkg/eventstore/
 
 build:
 	@for fn in $(FUNCTIONS); do \

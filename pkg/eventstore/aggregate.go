@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -32,8 +31,8 @@ const MaxBuckets = 10000
 var (
 	ErrTooManyBuckets = fmt.Errorf("more than %d buckets", MaxBuckets)
 	// ErrUnsupportedZone: a day of the zone starts at an instant the counters
-	// cannot split at (not a UTC hour nor a split point); only zones whose
-	// offsets were not whole quarter hours before 1980 do that.
+	// cannot split at (not a UTC hour nor a split point): some zones did
+	// before 2010.
 	ErrUnsupportedZone = errors.New("days of this time zone start at an instant the counters cannot split at")
 )
 
@@ -238,15 +237,16 @@ func (s *Store) readCounters(ctx context.Context, q AggregateQuery, first, last 
 		}
 	case len(q.Types) > 0:
 		for _, t := range q.Types {
-			ranges = append(ranges, counterRange{counterPK(q.DeviceID), counterSK(t, first), counterSK(t, last)})
+			h := keyHash(t)
+			ranges = append(ranges, counterRange{counterPK(q.DeviceID), counterSK(h, first), counterSK(h, last)})
 		}
 	default:
-		types, err := s.deviceTypes(ctx, q.DeviceID)
+		hashes, err := s.deviceTypeHashes(ctx, q.DeviceID)
 		if err != nil {
 			return nil, err
 		}
-		for _, t := range types {
-			ranges = append(ranges, counterRange{counterPK(q.DeviceID), counterSK(t, first), counterSK(t, last)})
+		for _, h := range hashes {
+			ranges = append(ranges, counterRange{counterPK(q.DeviceID), counterSK(h, first), counterSK(h, last)})
 		}
 	}
 	days := map[string]*dayCounts{}
@@ -292,7 +292,7 @@ func (s *Store) queryCounters(ctx context.Context, r counterRange, emit func(day
 		meterRead(ctx, out.ConsumedCapacity)
 		for _, item := range out.Items {
 			sk := item[SortKey].(*types.AttributeValueMemberS).Value
-			day := sk[strings.LastIndex(sk, typeDaySep)+1:]
+			day := sk[len(sk)-len(dayLayout):]
 			attrs := map[string]int64{}
 			for name, av := range item {
 				if name == PartitionKey || name == SortKey {
@@ -313,9 +313,10 @@ func (s *Store) queryCounters(ctx context.Context, r counterRange, emit func(day
 	}
 }
 
-// deviceTypes lists the types a device has counters for, one short query
-// per type: each skips past every day of the type before.
-func (s *Store) deviceTypes(ctx context.Context, device string) ([]string, error) {
+// deviceTypeHashes lists the types a device has counters for (as the
+// hashes their keys hold), one short query per type: each skips past every
+// day of the type before.
+func (s *Store) deviceTypeHashes(ctx context.Context, device string) ([]string, error) {
 	var out []string
 	from := ""
 	for {
@@ -345,11 +346,11 @@ func (s *Store) deviceTypes(ctx context.Context, device string) ([]string, error
 			return out, nil
 		}
 		sk := res.Items[0][SortKey].(*types.AttributeValueMemberS).Value
-		t := sk[:strings.LastIndex(sk, typeDaySep)]
-		out = append(out, t)
-		// The next type sorts after every "<t>\x1f<day>": "<t>\x20" is the
-		// least string that does.
-		from = t + "\x20"
+		h := sk[:hashLen]
+		out = append(out, h)
+		// The next type sorts after every "<h><digits>": "<h>:" sorts after
+		// them all (':' follows '9') and before any other hash.
+		from = h + ":"
 	}
 }
 

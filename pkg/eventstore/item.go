@@ -60,11 +60,11 @@ func (it *eventItem) event() Event {
 	return e
 }
 
-func itemOf(e *Event, expires int64, key string) eventItem {
+func itemOf(e *Event, shard int, expires int64, key string) eventItem {
 	it := eventItem{
 		PK:       eventPK(e.DeviceID),
 		SK:       e.ID,
-		GPK:      typeIndexKey(e.Type, e.ID),
+		GPK:      typeIndexKey(e.Type, shard),
 		Type:     e.Type,
 		Created:  e.CreationTime.UnixMilli(),
 		Updated:  e.LastUpdated.UnixMilli(),

@@ -1,7 +1,11 @@
 package eventstore
 
 import (
-	"hash/fnv"
+	"crypto/sha256"
+	"encoding/base32"
+	"fmt"
+	mrand "math/rand/v2"
+	"strings"
 	"strconv"
 	"time"
 
@@ -18,54 +22,66 @@ const Shards = 16
 
 // Key prefixes. Device ids cannot contain '#', so no two kinds of item share
 // a partition key.
+//
+// Counter keys hold hashes of the device and the type rather than the names:
+// a year of daily counts reads 365 counter items, and fixed-length keys keep
+// that read under 15 units whatever the length of the ids.
 const (
-	eventPrefix   = "D#" // D#<device>                 / <event id>
-	counterPrefix = "A#" // A#<device>                 / <type>\x1f<yyyymmdd>
-	fleetPrefix   = "F#" // F#<shard>#<type>           / <yyyymmdd>
-	keyPrefix     = "K#" // K#<device>                 / <idempotency key>
-	typeDaySep    = "\x1f"
+	eventPrefix   = "D#" // D#<device>                   / <event id>
+	counterPrefix = "A#" // A#<hash(device)>             / <hash(type)><yyyymmdd>
+	fleetPrefix   = "F#" // F#<shard><hash(type)>        / <yyyymmdd>
+	keyPrefix     = "K#" // K#<device>                   / <idempotency key>
+	hashLen       = 13   // base32 characters: 65 bits
 )
 
 func eventPK(device string) string { return eventPrefix + device }
 
-// shardOf spreads events over Shards by a hash of their id: uniform whatever
-// the mix of devices, and fixed for the event's life, so a delete lowers the
-// same counter its put raised.
-func shardOf(id string) int {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return int(h.Sum32() % Shards)
-}
+// newShard picks the shard of one write transaction. All events written
+// together share it, so a batch raises one fleet counter item rather than
+// up to Shards of them; the shard is kept in the event's index key
+// ("<type>#<shard>"), so a delete lowers the counter its put raised. Random
+// shards spread one type's writes evenly whatever the mix of devices.
+func newShard() int { return mrand.IntN(Shards) }
 
 func shardName(s int) string { return strconv.FormatInt(int64(s), 16) }
 
-func typeIndexKey(eventType, id string) string {
-	return eventType + "#" + shardName(shardOf(id))
+// shardOfIndexKey reads the shard back from an index key.
+func shardOfIndexKey(gpk string) (int, error) {
+	i := strings.LastIndexByte(gpk, '#')
+	n, err := strconv.ParseInt(gpk[i+1:], 16, 8)
+	if i < 0 || err != nil || n < 0 || n >= Shards {
+		return 0, fmt.Errorf("index key %q has no shard", gpk)
+	}
+	return int(n), nil
 }
 
-func typeIndexKeyForShard(eventType string, shard int) string {
+func typeIndexKey(eventType string, shard int) string {
 	return eventType + "#" + shardName(shard)
 }
 
-// TypeIndexKeyForShard is the partition key of one shard of a type in the
+// TypeIndexPartition is the partition key of one shard of a type in the
 // type index; exported for tests and tools that inspect the table.
-func TypeIndexKeyForShard(eventType string, shard int) string {
-	return typeIndexKeyForShard(eventType, shard)
-}
+func TypeIndexPartition(eventType string, shard int) string { return typeIndexKey(eventType, shard) }
 
-func counterPK(device string) string { return counterPrefix + device }
+func counterPK(device string) string { return counterPrefix + keyHash(device) }
 
-func counterSK(eventType string, day string) string { return eventType + typeDaySep + day }
+func counterSK(typeHash string, day string) string { return typeHash + day }
 
 func fleetPK(shard int, eventType string) string {
-	return fleetPrefix + shardName(shard) + "#" + eventType
+	return fleetPrefix + shardName(shard) + keyHash(eventType)
+}
+
+// keyHash names a device or type in a counter key.
+func keyHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return strings.ToLower(base32.StdEncoding.EncodeToString(sum[:]))[:hashLen]
 }
 
 func idemPK(device string) string { return keyPrefix + device }
 
-// FleetCounterKey is the partition key of the fleet counter an event's
-// count goes to. Exported so a test can show how the key spreads writes.
-func FleetCounterKey(eventType, id string) string { return fleetPK(shardOf(id), eventType) }
+// FleetCounterKey is the partition key of a fleet counter. Exported so a
+// test can show how the keys spread writes.
+func FleetCounterKey(eventType string, shard int) string { return fleetPK(shard, eventType) }
 
 const dayLayout = "20060102"
 

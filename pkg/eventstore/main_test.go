@@ -9,11 +9,20 @@ import (
 
 func TestMain(m *testing.M) { ddbtest.Main(m) }
 
-// newTestStore returns a store over a fresh table in DynamoDB Local, with a
-// clock the test can move.
-func newTestStore(t *testing.T, opts Options) (*Store, *dynamoClient) {
-	t.Helper()
-	c := ddbtest.Client(t)
-	table := ddbtest.Table(t, c, dynamodblocal.TableDefinition{Create: CreateTableInput, TTL: TimeToLiveInput})
-	return New(c, table, opts), c
+var tableDef = dynamodblocal.TableDefinition{Create: CreateTableInput, TTL: TimeToLiveInput}
+
+// newTestStore returns a store over a fresh table in DynamoDB Local.
+func newTestStore(tb testing.TB, opts Options) (*Store, *dynamoClient) {
+	tb.Helper()
+	c := ddbtest.Client(tb)
+	return New(c, ddbtest.Table(tb, c, tableDef), opts), c
+}
+
+// newBilledStore is newTestStore with the client wrapped to add up the
+// write units the service would bill (see capacity_test.go).
+func newBilledStore(tb testing.TB, opts Options) (*Store, *billed) {
+	tb.Helper()
+	c := ddbtest.Client(tb)
+	b := &billed{Client: c}
+	return New(b, ddbtest.Table(tb, c, tableDef), opts), b
 }

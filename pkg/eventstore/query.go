@@ -144,7 +144,7 @@ func (s *Store) streams(q Query, lo, hi string) ([]*stream, error) {
 	var out []*stream
 	for _, t := range q.Types {
 		for shard := 0; shard < Shards; shard++ {
-			st, err := build(TypeIndexKey, typeIndexKeyForShard(t, shard), aws.String(TypeIndex))
+			st, err := build(TypeIndexKey, typeIndexKey(t, shard), aws.String(TypeIndex))
 			if err != nil {
 				return nil, err
 			}

@@ -294,16 +294,16 @@ const (
 // tried again without it.
 func (s *Store) writePlans(ctx context.Context, plans []*plan) error {
 	var chunk []*plan
-	actions, size := 0, 0
+	actions, size, shard := 0, 0, newShard()
 	counters := map[counterRef]bool{}
 	flush := func() error {
-		err := s.writeChunk(ctx, chunk)
-		chunk, actions, size = nil, 0, 0
+		err := s.writeChunk(ctx, chunk, shard)
+		chunk, actions, size, shard = nil, 0, 0, newShard()
 		clear(counters)
 		return err
 	}
 	for _, p := range plans {
-		refs := []counterRef{deviceCounter(p.event.DeviceID, p.event.Type, p.event.Time), fleetCounter(p.event.Type, p.event.ID, p.event.Time)}
+		refs := []counterRef{deviceCounter(p.event.DeviceID, p.event.Type, p.event.Time), fleetCounter(p.event.Type, shard, p.event.Time)}
 		extra := 1
 		for _, r := range refs {
 			if !counters[r] {
@@ -316,6 +316,7 @@ func (s *Store) writePlans(ctx context.Context, plans []*plan) error {
 				return err
 			}
 			extra = 3
+			refs[1] = fleetCounter(p.event.Type, shard, p.event.Time)
 		}
 		chunk = append(chunk, p)
 		actions += extra
@@ -332,7 +333,7 @@ func approxSize(p *plan) int {
 	return len(b) + len(p.event.Text) + 512
 }
 
-func (s *Store) writeChunk(ctx context.Context, chunk []*plan) error {
+func (s *Store) writeChunk(ctx context.Context, chunk []*plan, shard int) error {
 	for attempt := 0; ; attempt++ {
 		var todo []*plan
 		for _, p := range chunk {
@@ -346,7 +347,7 @@ func (s *Store) writeChunk(ctx context.Context, chunk []*plan) error {
 		items := make([]types.TransactWriteItem, 0, len(todo)+4)
 		deltas := counterDeltas{}
 		for _, p := range todo {
-			it, err := attributevalue.MarshalMap(itemOf(&p.event, s.expiry(p.event.Time), p.in.IdempotencyKey))
+			it, err := attributevalue.MarshalMap(itemOf(&p.event, shard, s.expiry(p.event.Time), p.in.IdempotencyKey))
 			if err != nil {
 				return fmt.Errorf("encode event: %w", err)
 			}
@@ -356,7 +357,7 @@ func (s *Store) writeChunk(ctx context.Context, chunk []*plan) error {
 				ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
 				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 			}})
-			deltas.add(p.event.DeviceID, p.event.Type, p.event.ID, p.event.Time, 1)
+			deltas.add(p.event.DeviceID, p.event.Type, shard, p.event.Time, 1)
 		}
 		cu, err := s.counterUpdates(deltas)
 		if err != nil {
@@ -547,8 +548,12 @@ func (s *Store) deleteItems(ctx context.Context, items []*eventItem) error {
 			ExpressionAttributeNames:  cond.Names(),
 			ExpressionAttributeValues: cond.Values(),
 		}})
+		shard, err := shardOfIndexKey(it.GPK)
+		if err != nil {
+			return err
+		}
 		ev := it.event()
-		deltas.add(ev.DeviceID, ev.Type, ev.ID, ev.Time, -1)
+		deltas.add(ev.DeviceID, ev.Type, shard, ev.Time, -1)
 	}
 	cu, err := s.counterUpdates(deltas)
 	if err != nil {

@@ -5,8 +5,8 @@ import (
 	"encoding/base32"
 	"fmt"
 	mrand "math/rand/v2"
-	"strings"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"

@@ -1,0 +1,185 @@
+package eventsclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	awslambda "github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/fleetlog/device-events/infra/local/dynamodblocal"
+	"github.com/fleetlog/device-events/infra/local/dynamodblocal/ddbtest"
+	"github.com/fleetlog/device-events/infra/local/gateway"
+	"github.com/fleetlog/device-events/pkg/api"
+	"github.com/fleetlog/device-events/pkg/eventstore"
+	"github.com/fleetlog/device-events/pkg/pagetoken"
+	"github.com/fleetlog/device-events/pkg/routes"
+)
+
+func TestMain(m *testing.M) { ddbtest.Main(m) }
+
+var allScopes = []string{routes.ScopeRead, routes.ScopeWrite, routes.ScopeDelete}
+
+// stack is the API as infra/local/e2e runs it: the local gateway in an
+// httptest server, the five functions in-process, a fresh table in
+// DynamoDB Local.
+type stack struct {
+	t    *testing.T
+	url  string
+	auth *gateway.Auth
+	fns  map[string]*api.Function
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	client := ddbtest.Client(t)
+	table := ddbtest.Table(t, client, dynamodblocal.TableDefinition{Create: eventstore.CreateTableInput, TTL: eventstore.TimeToLiveInput})
+	signer, err := pagetoken.NewSigner(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := api.Deps{
+		Store:      eventstore.New(client, table, eventstore.Options{}),
+		PageTokens: func(context.Context) (*pagetoken.Signer, error) { return signer, nil },
+	}
+	s := &stack{t: t, fns: map[string]*api.Function{}}
+	var fns []*api.Function
+	for _, name := range routes.Functions {
+		f, err := api.New(name, deps)
+		if err != nil {
+			t.Fatalf("api.New(%s): %v", name, err)
+		}
+		s.fns[name] = f
+		fns = append(fns, f)
+	}
+	if s.auth, err = gateway.NewAuth(bytes.Repeat([]byte{9}, 32)); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gateway.New(fns, s.auth, nil))
+	t.Cleanup(srv.Close)
+	s.url = srv.URL
+	return s
+}
+
+func (s *stack) mint(scopes ...string) string {
+	s.t.Helper()
+	tok, err := s.auth.Mint(gateway.TokenClaims{Subject: "tester", Scopes: scopes, TTL: time.Hour})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return tok
+}
+
+// client returns a client of url (the stack's, or a server in front of
+// it) with every scope, whose waits between attempts are recorded rather
+// than slept.
+func (s *stack) client(url string, opts ...Option) (*Client, *sleeps) {
+	s.t.Helper()
+	return newTestClient(s.t, url, StaticToken(s.mint(allScopes...)), opts...)
+}
+
+func newTestClient(t *testing.T, url string, tokens TokenSource, opts ...Option) (*Client, *sleeps) {
+	t.Helper()
+	c, err := New(url, tokens, opts...)
+	if err != nil {
+		t.Fatalf("New(%s): %v", url, err)
+	}
+	z := &sleeps{}
+	c.sleep = z.sleep
+	return c, z
+}
+
+// sleeps records the waits a client would make.
+type sleeps struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (z *sleeps) sleep(_ context.Context, d time.Duration) error {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.d = append(z.d, d)
+	return nil
+}
+
+func (z *sleeps) waits() []time.Duration {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return append([]time.Duration(nil), z.d...)
+}
+
+// inProcessLambda is what the Lambda service does with an Invoke: it hands
+// the payload to the function through aws-lambda-go's handler, as the
+// runtime does, and answers a function error as "Unhandled" with the
+// error's JSON.
+type inProcessLambda struct {
+	handler awslambda.Handler
+
+	mu       sync.Mutex
+	payloads [][]byte
+}
+
+func (s *stack) lambda() *inProcessLambda {
+	return &inProcessLambda{handler: awslambda.NewHandler(s.fns[routes.PutEvent].Invoke)}
+}
+
+func (l *inProcessLambda) Invoke(ctx context.Context, in *lambda.InvokeInput, _ ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
+	l.mu.Lock()
+	l.payloads = append(l.payloads, in.Payload)
+	l.mu.Unlock()
+	out, err := l.handler.Invoke(ctx, in.Payload)
+	if err == nil {
+		return &lambda.InvokeOutput{StatusCode: 200, Payload: out}, nil
+	}
+	var ie messages.InvokeResponse_Error
+	if !errors.As(err, &ie) {
+		ie = messages.InvokeResponse_Error{Type: "Runtime.Error", Message: err.Error()}
+	}
+	payload, merr := json.Marshal(map[string]string{"errorType": ie.Type, "errorMessage": ie.Message})
+	if merr != nil {
+		return nil, merr
+	}
+	unhandled := "Unhandled"
+	return &lambda.InvokeOutput{StatusCode: 200, FunctionError: &unhandled, Payload: payload}, nil
+}
+
+func (l *inProcessLambda) sent() [][]byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([][]byte(nil), l.payloads...)
+}
+
+// counter is a RoundTripper that counts the requests it sends.
+type counter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *counter) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func (c *counter) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+func ids(evs []Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.ID
+	}
+	return out
+}

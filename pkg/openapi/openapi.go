@@ -1,0 +1,220 @@
+// Package openapi holds the OpenAPI document of the device events API and a
+// validator of requests and answers against it.
+//
+// The document is OpenAPI 3.0.3 rather than 3.1: kin-openapi v0.133.0, which
+// loads it and validates traffic against it, implements 3.0 only. It reads a
+// document that says "openapi: 3.1.0", but its Validate refuses most of what
+// 3.1 adds: type "null" (in `type: [string, "null"]` or a oneOf branch),
+// `const`, `examples`, `$defs`, `contentMediaType`, `prefixItems` without
+// `items`, siblings of `$ref`, `webhooks`, `jsonSchemaDialect`,
+// `components.pathItems`, `info.summary` and `license.identifier` ("extra
+// sibling fields"), and it cannot load a numeric `exclusiveMinimum` at all.
+// Skipping Validate would not help: the request and answer checks ignore
+// those keywords (a `const: k` property accepts "z").
+package openapi
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/oasdiff/yaml"
+)
+
+//go:embed openapi.yaml
+var source []byte
+
+// The JSON form is made once, at start. The YAML is embedded and tested, so
+// an error here is a broken build: Load reports it and the tests fail.
+var document, documentErr = yaml.YAMLToJSON(source)
+
+// Document returns the OpenAPI document as JSON, to serve at /openapi.json.
+// The caller must not modify it.
+func Document() []byte { return document }
+
+// Load parses and checks the document.
+func Load(ctx context.Context) (*openapi3.T, error) {
+	if documentErr != nil {
+		return nil, fmt.Errorf("openapi: openapi.yaml is not YAML: %w", documentErr)
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(document)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: load: %w", err)
+	}
+	if err := doc.Validate(ctx); err != nil {
+		return nil, fmt.Errorf("openapi: invalid document: %w", err)
+	}
+	return doc, nil
+}
+
+// ErrUndocumented is wrapped by the errors for a method and path that have
+// no operation in the document.
+var ErrUndocumented = errors.New("no operation in the document")
+
+// ValidationError says why a request or an answer does not match the
+// document.
+type ValidationError struct {
+	Method string
+	Path   string
+	// Status is the answer's status; 0 when the request is at fault.
+	Status int
+	Err    error
+}
+
+func (e *ValidationError) Error() string {
+	if e.Status == 0 {
+		return fmt.Sprintf("openapi: request %s %s: %v", e.Method, e.Path, e.Err)
+	}
+	return fmt.Sprintf("openapi: answer %d to %s %s: %v", e.Status, e.Method, e.Path, e.Err)
+}
+
+func (e *ValidationError) Unwrap() error { return e.Err }
+
+// Validator checks requests and answers against the document. It is safe for
+// concurrent use.
+type Validator struct {
+	router      routers.Router
+	options     *openapi3filter.Options
+	errorSchema *openapi3.Schema
+}
+
+// NewValidator loads the document and builds its router.
+func NewValidator() (*Validator, error) {
+	doc, err := Load(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	// The servers name API Gateway's and the local gateway's hosts; a
+	// validator must route a request whatever host it went to (a test
+	// server's port, a custom domain), so it routes by path alone.
+	doc.Servers = nil
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: router: %w", err)
+	}
+	opts := &openapi3filter.Options{
+		// The gateway checks tokens; the validator checks shapes.
+		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+		// Defaults are the server's business: the validator must not
+		// rewrite the request it is shown.
+		SkipSettingDefaults: true,
+		// An answer whose status the document does not list is drift.
+		IncludeResponseStatus: true,
+		MultiError:            true,
+	}
+	opts.WithCustomSchemaErrorFunc(schemaMessage)
+	v := &Validator{router: router, options: opts}
+	if ref := doc.Components.Schemas["Error"]; ref != nil {
+		v.errorSchema = ref.Value
+	}
+	return v, nil
+}
+
+// schemaMessage keeps an error to what is wrong and where, without the
+// schema and value dumps kin-openapi adds by default; a oneOf that matched
+// no branch keeps each branch's reason, which is what tells a caller what
+// to fix.
+func schemaMessage(err *openapi3.SchemaError) string {
+	msg := err.Reason
+	if at := strings.Join(err.JSONPointer(), "/"); at != "" {
+		msg = "/" + at + ": " + msg
+	}
+	if err.Origin != nil {
+		msg += ": " + err.Origin.Error()
+	}
+	return msg
+}
+
+// Request checks a request and its body against the document. req's own
+// body is neither read nor changed. The error is a *ValidationError; it
+// wraps ErrUndocumented when the document has no such operation.
+func (v *Validator) Request(req *http.Request, body []byte) error {
+	in, err := v.input(req, body)
+	if err != nil {
+		return &ValidationError{Method: req.Method, Path: req.URL.EscapedPath(), Err: err}
+	}
+	if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
+		return &ValidationError{Method: req.Method, Path: req.URL.EscapedPath(), Err: err}
+	}
+	return nil
+}
+
+// Response checks an answer to req against the document: its status must be
+// one the operation lists, with the headers and body that status has. A 404
+// or 405 to a path or method the document lacks is checked against the
+// error schema (every path answers those). The error is a *ValidationError.
+func (v *Validator) Response(req *http.Request, status int, header http.Header, body []byte) error {
+	fail := func(err error) error {
+		return &ValidationError{Method: req.Method, Path: req.URL.EscapedPath(), Status: status, Err: err}
+	}
+	in, err := v.input(req, nil)
+	if errors.Is(err, ErrUndocumented) {
+		if status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
+			return fail(err)
+		}
+		return v.undocumentedAnswer(status, header, body, fail)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	out := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in,
+		Status:                 status,
+		Header:                 header,
+		Options:                v.options,
+	}
+	out.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(req.Context(), out); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+func (v *Validator) undocumentedAnswer(status int, header http.Header, body []byte, fail func(error) error) error {
+	if status == http.StatusMethodNotAllowed && header.Get("Allow") == "" {
+		return fail(errors.New("405 without an Allow header"))
+	}
+	if v.errorSchema == nil {
+		return fail(errors.New("the document has no Error schema"))
+	}
+	var value any
+	if err := json.Unmarshal(body, &value); err != nil {
+		return fail(fmt.Errorf("body is not JSON: %w", err))
+	}
+	if err := v.errorSchema.VisitJSON(value, openapi3.VisitAsResponse(), openapi3.SetSchemaErrorMessageCustomizer(schemaMessage)); err != nil {
+		return fail(fmt.Errorf("body is not an Error: %w", err))
+	}
+	return nil
+}
+
+// input finds req's operation. The body is given to kin-openapi on a copy
+// of the request, so that the caller's request stays as it was.
+func (v *Validator) input(req *http.Request, body []byte) (*openapi3filter.RequestValidationInput, error) {
+	route, params, err := v.router.FindRoute(req)
+	if err != nil {
+		if errors.Is(err, routers.ErrPathNotFound) || errors.Is(err, routers.ErrMethodNotAllowed) {
+			return nil, fmt.Errorf("%w (%v)", ErrUndocumented, err)
+		}
+		return nil, err
+	}
+	r := req.Clone(req.Context())
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	r.ContentLength = int64(len(body))
+	return &openapi3filter.RequestValidationInput{
+		Request:    r,
+		PathParams: params,
+		Route:      route,
+		Options:    v.options,
+	}, nil
+}

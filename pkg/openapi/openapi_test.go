@@ -1,0 +1,256 @@
+package openapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fleetlog/device-events/infra/local/dynamodblocal/ddbtest"
+	"github.com/fleetlog/device-events/pkg/routes"
+)
+
+func TestMain(m *testing.M) { ddbtest.Main(m) }
+
+func TestTheDocumentLoadsAndValidates(t *testing.T) {
+	doc, err := Load(context.Background())
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if doc.OpenAPI != "3.0.3" {
+		t.Errorf("openapi = %q, want 3.0.3", doc.OpenAPI)
+	}
+	var served map[string]any
+	if err := json.Unmarshal(Document(), &served); err != nil {
+		t.Fatalf("Document() is not JSON: %v", err)
+	}
+	if served["openapi"] != doc.OpenAPI || served["paths"] == nil {
+		t.Errorf("Document() has openapi %v and paths %v, want the loaded document's", served["openapi"], served["paths"] != nil)
+	}
+}
+
+// unsecured are the paths the local gateway serves without a token, outside
+// the route table.
+var unsecured = []string{"/healthz", "/openapi.json"}
+
+func TestTheDocumentAgreesWithTheRouteTable(t *testing.T) {
+	doc, err := Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("every route is an operation with the route's scope", func(t *testing.T) {
+		for _, r := range routes.All {
+			item := doc.Paths.Value(r.Path)
+			if item == nil {
+				t.Errorf("%s: no path %s in the document", r.Key(), r.Path)
+				continue
+			}
+			op := item.GetOperation(r.Method)
+			if op == nil {
+				t.Errorf("%s: no %s operation on %s", r.Key(), r.Method, r.Path)
+				continue
+			}
+			if op.Security == nil || len(*op.Security) != 1 {
+				t.Errorf("%s: security = %v, want one requirement", r.Key(), op.Security)
+				continue
+			}
+			got := (*op.Security)[0]["jwt"]
+			if len((*op.Security)[0]) != 1 || !slices.Equal(got, []string{r.Scope}) {
+				t.Errorf("%s: security = %v, want jwt with scope [%s]", r.Key(), (*op.Security)[0], r.Scope)
+			}
+		}
+	})
+	t.Run("every operation is a route, or a path served without a token", func(t *testing.T) {
+		for path, item := range doc.Paths.Map() {
+			for method, op := range item.Operations() {
+				if slices.Contains(unsecured, path) {
+					if op.Security == nil || len(*op.Security) != 0 {
+						t.Errorf("%s %s: security = %v, want none (security: [])", method, path, op.Security)
+					}
+					continue
+				}
+				if _, ok := routes.ByKey(method + " " + path); !ok {
+					t.Errorf("%s %s is in the document but not in routes.All", method, path)
+				}
+			}
+		}
+	})
+	t.Run("every scope a route needs is declared by the security scheme", func(t *testing.T) {
+		scheme := doc.Components.SecuritySchemes["jwt"].Value
+		for _, r := range routes.All {
+			if _, ok := scheme.Flows.ClientCredentials.Scopes[r.Scope]; !ok {
+				t.Errorf("scope %s of %s is not declared", r.Scope, r.Key())
+			}
+		}
+	})
+}
+
+func newValidator(t *testing.T) *Validator {
+	t.Helper()
+	v, err := NewValidator()
+	if err != nil {
+		t.Fatalf("NewValidator: %v", err)
+	}
+	return v
+}
+
+func request(t *testing.T, method, target, contentType string, headers ...string) *http.Request {
+	t.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return req
+}
+
+func TestTheValidatorJudgesRequests(t *testing.T) {
+	v := newValidator(t)
+	const event = "/devices/robot-7/events/01JDB7Z6Q3N6V6ZJ8Y3W4K2M1T"
+	cases := []struct {
+		name         string
+		req          *http.Request
+		body         string
+		wantErr      bool
+		undocumented bool
+	}{
+		{"a native event is valid", request(t, "POST", "/devices/robot-7/events", "application/json"), `{"type":"door_opened","severity":"warning","time":1763806530,"data":{"a":1}}`, false, false},
+		{"a DeLaval body is valid", request(t, "POST", "/devices/gg-1/events", "application/json"), `{"deviceid":"gg-1","status":"Failed","description":"d","function":"get-greengrass-configurations"}`, false, false},
+		{"a Salt job return with extra fields is valid", request(t, "POST", "/devices/gw-1/events", "application/json"), `{"fun":"state.apply","jid":"1","return":{},"retcode":0,"success":true,"fun_args":[],"_stamp":"2026-11-22T10:15:30.123456","cmd":"_return"}`, false, false},
+		{"a batch array is valid", request(t, "POST", "/devices/d/events", "application/json"), `[{"type":"a"},{"function":"f"}]`, false, false},
+		{"a batch object is valid", request(t, "POST", "/devices/d/events", "application/json", "Idempotency-Key", "k-1"), `{"events":[{"type":"a"}]}`, false, false},
+		{"an empty batch is invalid", request(t, "POST", "/devices/d/events", "application/json"), `[]`, true, false},
+		{"a native event with an unknown field is invalid", request(t, "POST", "/devices/d/events", "application/json"), `{"type":"t","colour":"red"}`, true, false},
+		{"a native event without type is invalid", request(t, "POST", "/devices/d/events", "application/json"), `{"severity":"info"}`, true, false},
+		{"an unknown severity is invalid", request(t, "POST", "/devices/d/events", "application/json"), `{"type":"t","severity":"fatal"}`, true, false},
+		{"a time that is neither ISO nor Unix is invalid", request(t, "POST", "/devices/d/events", "application/json"), `{"type":"t","time":"soon"}`, true, false},
+		{"an Idempotency-Key with a space is invalid", request(t, "POST", "/devices/d/events", "application/json", "Idempotency-Key", "a b"), `{"type":"t"}`, true, false},
+		{"XML is invalid", request(t, "POST", "/devices/d/events", "application/xml"), `<event/>`, true, false},
+		{"a bad device id is invalid", request(t, "GET", "/devices/bad%20id/events", ""), "", true, false},
+		{"a listing with every filter is valid", request(t, "GET", "/devices/d/events?type=a,b&from=2026-11-22T10:15:30Z&to=1763906530.5&status=Open&severity=info,error&state=new&order=asc&limit=1000&pageToken=x&timeFormat=unix", ""), "", false, false},
+		{"an offset whose + arrived as a space is valid", request(t, "GET", "/devices/d/events?from=2026-11-22T10:15:30+01:00", ""), "", false, false},
+		{"limit 0 is invalid", request(t, "GET", "/devices/d/events?limit=0", ""), "", true, false},
+		{"limit 1001 is invalid", request(t, "GET", "/devices/d/events?limit=1001", ""), "", true, false},
+		{"eleven types are invalid", request(t, "GET", "/devices/d/events?type=a,b,c,d,e,f,g,h,i,j,k", ""), "", true, false},
+		{"a from that is not a time is invalid", request(t, "GET", "/devices/d/events?from=yesterday", ""), "", true, false},
+		{"the fleet list without type is invalid", request(t, "GET", "/events", ""), "", true, false},
+		{"aggregates without interval are invalid", request(t, "GET", "/devices/d/aggregates", ""), "", true, false},
+		{"fleet aggregates with type and interval are valid", request(t, "GET", "/aggregates?type=t&interval=day&tz=Europe/Stockholm", ""), "", false, false},
+		{"a merge patch is valid", request(t, "PATCH", event, "application/merge-patch+json", "If-Match", `"3"`), `{"state":"acknowledged","comment":"on it","data":{"gone":null},"text":null}`, false, false},
+		{"a patch of an unknown field is invalid", request(t, "PATCH", event, "application/json"), `{"colour":"red"}`, true, false},
+		{"an If-Match that is not a version is invalid", request(t, "DELETE", event, "", "If-Match", "soon"), "", true, false},
+		{"a bulk delete dry run is valid", request(t, "DELETE", "/devices/d/events?all=true&dryRun=true", ""), "", false, false},
+		{"a bulk delete with all=yes is invalid", request(t, "DELETE", "/devices/d/events?all=yes", ""), "", true, false},
+		{"a method the path lacks is undocumented", request(t, "PUT", "/devices/d/events", "application/json"), `{}`, true, true},
+		{"an unknown path is undocumented", request(t, "GET", "/nothing/here", ""), "", true, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := v.Request(tc.req, []byte(tc.body))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Request error = %v, want an error: %v", err, tc.wantErr)
+			}
+			if err == nil {
+				return
+			}
+			var ve *ValidationError
+			if !errors.As(err, &ve) || ve.Status != 0 || ve.Method != tc.req.Method {
+				t.Errorf("error = %#v, want a *ValidationError of the request", err)
+			}
+			if got := errors.Is(err, ErrUndocumented); got != tc.undocumented {
+				t.Errorf("errors.Is(err, ErrUndocumented) = %v, want %v (%v)", got, tc.undocumented, err)
+			}
+			if strings.Contains(err.Error(), "Schema:\n") {
+				t.Errorf("error dumps the schema: %v", err)
+			}
+		})
+	}
+}
+
+func TestTheValidatorLeavesTheRequestAsItWas(t *testing.T) {
+	v := newValidator(t)
+	req := httptest.NewRequest("GET", "/devices/d/events?type=a", strings.NewReader("unread"))
+	if err := v.Request(req, nil); err != nil {
+		t.Fatal(err)
+	}
+	if q := req.URL.RawQuery; q != "type=a" {
+		t.Errorf("query = %q after validation, want type=a (no defaults added)", q)
+	}
+	buf := make([]byte, 6)
+	if n, _ := req.Body.Read(buf); string(buf[:n]) != "unread" {
+		t.Errorf("body = %q after validation, want it unread", buf[:n])
+	}
+}
+
+func TestOneValidatorServesConcurrentRequests(t *testing.T) {
+	v := newValidator(t)
+	for i := range 8 {
+		t.Run("request "+string(rune('a'+i)), func(t *testing.T) {
+			t.Parallel()
+			req := request(t, "POST", "/devices/d-"+string(rune('a'+i))+"/events", "application/json")
+			if err := v.Request(req, []byte(`{"type":"t","idempotencyKey":"k"}`)); err != nil {
+				t.Errorf("Request: %v, want nil", err)
+			}
+			h := http.Header{"Content-Type": {"application/json"}, "Retry-After": {"1"}}
+			if err := v.Response(req, 429, h, []byte(`{"error":"throttled","message":"m","requestId":"r"}`)); err != nil {
+				t.Errorf("Response: %v, want nil", err)
+			}
+		})
+	}
+}
+
+func TestTheValidatorCatchesAnswersThatDriftFromTheDocument(t *testing.T) {
+	v := newValidator(t)
+	const path = "/devices/d/events/01JDB7Z6Q3N6V6ZJ8Y3W4K2M1T"
+	ev := `{"id":"01JDB7Z6Q3N6V6ZJ8Y3W4K2M1T","self":"` + path + `","deviceId":"d","type":"t","time":"2026-11-22T10:15:30.123Z","creationTime":1795342530123,"lastUpdated":"2026-11-22T10:15:30.456Z","severity":"info","state":"new","updates":[],"version":1}`
+	errBody := `{"error":"unavailable","message":"storage is unavailable; retry later","requestId":"r"}`
+	jsonHeader := func(kv ...string) http.Header {
+		h := http.Header{"Content-Type": {"application/json"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			h.Set(kv[i], kv[i+1])
+		}
+		return h
+	}
+	cases := []struct {
+		name    string
+		method  string
+		path    string
+		status  int
+		header  http.Header
+		body    string
+		wantErr bool
+	}{
+		{"an event with its ETag matches", "GET", path, 200, jsonHeader("ETag", `"1"`), ev, false},
+		{"an event without an ETag does not", "GET", path, 200, jsonHeader(), ev, true},
+		{"an event without a version does not", "GET", path, 200, jsonHeader("ETag", `"1"`), strings.Replace(ev, `,"version":1`, "", 1), true},
+		{"an event of an unknown severity does not", "GET", path, 200, jsonHeader("ETag", `"1"`), strings.Replace(ev, `"info"`, `"fatal"`, 1), true},
+		{"a status the operation does not list does not", "GET", path, 418, jsonHeader(), errBody, true},
+		{"a 503 with Retry-After matches", "GET", path, 503, jsonHeader("Retry-After", "2"), errBody, false},
+		{"a 503 without Retry-After does not", "GET", path, 503, jsonHeader(), errBody, true},
+		{"an error without requestId does not", "GET", path, 404, jsonHeader(), `{"error":"not_found","message":"event not found"}`, true},
+		{"an error with an unknown code does not", "GET", path, 404, jsonHeader(), `{"error":"gone","message":"m","requestId":"r"}`, true},
+		{"a 204 to a delete matches", "DELETE", path, 204, http.Header{}, "", false},
+		{"a 201 without Location does not", "POST", "/devices/d/events", 201, jsonHeader(), `{"message":"m","events":[` + ev + `]}`, true},
+		{"a 405 with Allow on an undocumented method matches", "PUT", "/devices/d/events", 405, jsonHeader("Allow", "POST, GET, DELETE"), `{"error":"method_not_allowed","message":"m","requestId":"r"}`, false},
+		{"a 405 without Allow does not", "PUT", "/devices/d/events", 405, jsonHeader(), `{"error":"method_not_allowed","message":"m","requestId":"r"}`, true},
+		{"a 200 on an undocumented path does not", "GET", "/nothing", 200, jsonHeader(), `{}`, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := v.Response(httptest.NewRequest(tc.method, tc.path, nil), tc.status, tc.header, []byte(tc.body))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Response error = %v, want an error: %v", err, tc.wantErr)
+			}
+			var ve *ValidationError
+			if err != nil && (!errors.As(err, &ve) || ve.Status != tc.status) {
+				t.Errorf("error = %#v, want a *ValidationError with status %d", err, tc.status)
+			}
+		})
+	}
+}

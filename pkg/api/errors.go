@@ -78,7 +78,13 @@ func asError(err error) (*Error, bool) {
 	if errors.As(err, &tl) {
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodePayloadTooLarge, Field: tl.Field, Message: tl.Error()}, true
 	}
+	var ie *eventstore.ImmutableError
+	if errors.As(err, &ie) {
+		return &Error{Status: http.StatusBadRequest, Code: CodeImmutableField, Field: ie.Field, Message: ie.Error()}, true
+	}
 	switch {
+	case errors.Is(err, eventstore.ErrTooLarge):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodePayloadTooLarge, Message: err.Error()}, true
 	case errors.Is(err, eventstore.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "event not found"}, true
 	case errors.Is(err, eventstore.ErrVersionMismatch):

@@ -75,9 +75,9 @@ func (f *Function) routeHandlers() map[string]handlerFunc {
 		"GET /events":                                 f.listFleetEvents,
 		"GET /devices/{deviceId}/aggregates":          f.aggregateDevice,
 		"GET /aggregates":                             f.aggregateFleet,
-		"PATCH /devices/{deviceId}/events/{eventId}":  f.notImplemented,
+		"PATCH /devices/{deviceId}/events/{eventId}":  f.patchEvent,
 		"DELETE /devices/{deviceId}/events/{eventId}": f.deleteEvent,
-		"DELETE /devices/{deviceId}/events":           f.notImplemented,
+		"DELETE /devices/{deviceId}/events":           f.deleteEvents,
 	}
 }
 

@@ -46,7 +46,7 @@ func seeded(b *testing.B, name string, opts Options, seed func(*Store, *dynamodb
 	if err := dynamodblocal.CreateTable(context.Background(), c, tableDef, table); err != nil {
 		b.Fatal(err)
 	}
-	s := New(c, table, opts)
+	s := New(c, table, keepForever(opts))
 	seed(s, c)
 	seededStores[name] = s
 	return s

@@ -51,17 +51,29 @@ const (
 // are merged by id. A page reads one event past its end to know whether
 // another page exists, so Next is never a cursor to an empty page.
 func (s *Store) List(ctx context.Context, q Query) (Page, error) {
+	items, next, err := s.listItems(ctx, q)
+	if err != nil {
+		return Page{}, err
+	}
+	page := Page{Events: make([]Event, len(items)), Next: next}
+	for i, it := range items {
+		page.Events[i] = it.event()
+	}
+	return page, nil
+}
+
+func (s *Store) listItems(ctx context.Context, q Query) ([]*eventItem, string, error) {
 	if q.Limit <= 0 || q.Limit > MaxLimit {
-		return Page{}, &FieldError{"limit", fmt.Sprintf("must be 1 to %d", MaxLimit)}
+		return nil, "", &FieldError{"limit", fmt.Sprintf("must be 1 to %d", MaxLimit)}
 	}
 	if q.DeviceID == "" && len(q.Types) == 0 {
-		return Page{}, &FieldError{"type", "required when listing across devices"}
+		return nil, "", &FieldError{"type", "required when listing across devices"}
 	}
 	lo, hi := idBounds(q.From, q.To)
 	if q.After != "" {
 		adj, ok := adjacentID(q.After, q.Ascending)
 		if !ok {
-			return Page{}, nil
+			return nil, "", nil
 		}
 		if q.Ascending && adj > lo {
 			lo = adj
@@ -71,28 +83,26 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 		}
 	}
 	if lo > hi {
-		return Page{}, nil
+		return nil, "", nil
 	}
 	streams, err := s.streams(q, lo, hi)
 	if err != nil {
-		return Page{}, err
+		return nil, "", err
 	}
-	events, err := merge(ctx, s, streams, q.Limit+1, q.Ascending)
+	items, err := merge(ctx, s, streams, q.Limit+1, q.Ascending)
 	if err != nil {
-		return Page{}, err
+		return nil, "", err
 	}
-	page := Page{Events: events}
-	if len(events) > q.Limit {
-		page.Events = events[:q.Limit]
-		page.Next = page.Events[q.Limit-1].ID
+	if len(items) > q.Limit {
+		return items[:q.Limit], items[q.Limit-1].SK, nil
 	}
-	return page, nil
+	return items, "", nil
 }
 
 // stream is one Query, read a page at a time as the merge needs it.
 type stream struct {
 	in   dynamodb.QueryInput
-	buf  []Event
+	buf  []*eventItem
 	done bool
 }
 
@@ -175,11 +185,11 @@ func (st *stream) fill(ctx context.Context, s *Store, limit int) error {
 		}
 		meterRead(ctx, out.ConsumedCapacity)
 		for _, av := range out.Items {
-			var it eventItem
-			if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+			it := &eventItem{}
+			if err := attributevalue.UnmarshalMap(av, it); err != nil {
 				return fmt.Errorf("decode event item: %w", err)
 			}
-			st.buf = append(st.buf, it.event())
+			st.buf = append(st.buf, it)
 		}
 		st.in.ExclusiveStartKey = out.LastEvaluatedKey
 		st.done = out.LastEvaluatedKey == nil
@@ -188,8 +198,8 @@ func (st *stream) fill(ctx context.Context, s *Store, limit int) error {
 }
 
 // merge takes up to want events from the streams in id order.
-func merge(ctx context.Context, s *Store, streams []*stream, want int, asc bool) ([]Event, error) {
-	var out []Event
+func merge(ctx context.Context, s *Store, streams []*stream, want int, asc bool) ([]*eventItem, error) {
+	var out []*eventItem
 	for len(out) < want {
 		need := want - len(out)
 		per := need
@@ -218,7 +228,7 @@ func merge(ctx context.Context, s *Store, streams []*stream, want int, asc bool)
 			if len(st.buf) == 0 {
 				continue
 			}
-			if best == nil || (asc && st.buf[0].ID < best.buf[0].ID) || (!asc && st.buf[0].ID > best.buf[0].ID) {
+			if best == nil || (asc && st.buf[0].SK < best.buf[0].SK) || (!asc && st.buf[0].SK > best.buf[0].SK) {
 				best = st
 			}
 		}
@@ -238,7 +248,7 @@ func merge(ctx context.Context, s *Store, streams []*stream, want int, asc bool)
 					ahead = false // unknown: this stream must be read first
 					break
 				}
-				if len(st.buf) > 0 && ((asc && st.buf[0].ID < head.ID) || (!asc && st.buf[0].ID > head.ID)) {
+				if len(st.buf) > 0 && ((asc && st.buf[0].SK < head.SK) || (!asc && st.buf[0].SK > head.SK)) {
 					ahead = false
 					break
 				}

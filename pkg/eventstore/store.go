@@ -533,11 +533,28 @@ var errChanged = errors.New("event changed since it was read")
 // deleteItems deletes events read before, on condition that each still has
 // the version read, and lowers their counts, all in one transaction.
 func (s *Store) deleteItems(ctx context.Context, items []*eventItem) error {
+	err := s.deleteItemsIf(ctx, items, true)
+	var gone *goneError
+	if errors.As(err, &gone) {
+		return errChanged
+	}
+	return err
+}
+
+// deleteItemsIf deletes items and lowers their counts in one transaction,
+// on condition that each still exists (and, with sameVersion, still has the
+// version read). Counts depend only on the type and time, which never
+// change, so existence is enough to keep them exact. It returns a
+// *goneError naming the items that failed their condition.
+func (s *Store) deleteItemsIf(ctx context.Context, items []*eventItem, sameVersion bool) error {
 	tx := make([]types.TransactWriteItem, 0, len(items)+4)
 	deltas := counterDeltas{}
 	for _, it := range items {
-		cond, err := expression.NewBuilder().WithCondition(
-			expression.Name("version").Equal(expression.Value(it.Version))).Build()
+		c := expression.AttributeExists(expression.Name(PartitionKey))
+		if sameVersion {
+			c = expression.Name("version").Equal(expression.Value(it.Version))
+		}
+		cond, err := expression.NewBuilder().WithCondition(c).Build()
 		if err != nil {
 			return err
 		}
@@ -570,9 +587,11 @@ func (s *Store) deleteItems(ctx context.Context, items []*eventItem) error {
 	}
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) {
+		if g := cancellationGone(tce, len(items)); g != nil {
+			return g
+		}
 		for _, r := range tce.CancellationReasons {
-			switch aws.ToString(r.Code) {
-			case "ConditionalCheckFailed", "TransactionConflict":
+			if aws.ToString(r.Code) == "TransactionConflict" {
 				return errChanged
 			}
 		}

@@ -268,7 +268,7 @@ func TestAnEventExpiresRetentionAfterItsTime(t *testing.T) {
 	for _, tc := range []struct {
 		retention time.Duration
 		want      int64
-	}{{0, t0.Add(90 * 24 * time.Hour).Unix()}, {48 * time.Hour, t0.Add(48 * time.Hour).Unix()}, {-1, 0}} {
+	}{{DefaultRetention, t0.Add(90 * 24 * time.Hour).Unix()}, {48 * time.Hour, t0.Add(48 * time.Hour).Unix()}, {-1, 0}} {
 		t.Run(fmt.Sprint(tc.retention), func(t *testing.T) {
 			s, c := newTestStore(t, Options{Now: fixedClock(t0), Retention: tc.retention})
 			id := mustPut(t, s, NewEvent{DeviceID: "d", Type: "t"}).Events[0].ID

@@ -1,0 +1,74 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/fleetlog/device-events/pkg/eventstore"
+)
+
+type bulkAnswer struct {
+	Deleted       int    `json:"deleted"`
+	DryRun        bool   `json:"dryRun,omitempty"`
+	NextPageToken string `json:"nextPageToken,omitempty"`
+}
+
+// deleteEvents deletes a device's events by type and time range, at most
+// 1 000 a call; nextPageToken goes on. It needs a filter or all=true, so a
+// bare DELETE cannot empty a device by accident.
+func (f *Function) deleteEvents(ctx context.Context, r *Request) (Response, error) {
+	device, err := deviceID(r)
+	if err != nil {
+		return Response{}, err
+	}
+	p := params{r}
+	if err := p.allowOnly("type", "from", "to", "all", "dryRun", "pageToken"); err != nil {
+		return Response{}, err
+	}
+	q := eventstore.Query{DeviceID: device}
+	if q.Types, err = p.types(10); err != nil {
+		return Response{}, err
+	}
+	if q.From, q.To, err = p.timeRange(); err != nil {
+		return Response{}, err
+	}
+	all, err := p.bool("all")
+	if err != nil {
+		return Response{}, err
+	}
+	dryRun, err := p.bool("dryRun")
+	if err != nil {
+		return Response{}, err
+	}
+	if len(q.Types) == 0 && q.From.IsZero() && q.To.IsZero() && !all {
+		return Response{}, invalidParam("all", "a bulk delete needs type, from, to or all=true")
+	}
+	binding := "bulk-delete|" + queryBinding(q)
+	if tok, ok, err := p.one("pageToken"); err != nil {
+		return Response{}, err
+	} else if ok {
+		signer, err := f.pageTokens(ctx)
+		if err != nil {
+			return Response{}, err
+		}
+		cursor, derr := signer.Decode(binding, tok)
+		if derr != nil || !eventstore.ValidEventID(cursor) {
+			return Response{}, &Error{Status: http.StatusBadRequest, Code: CodeInvalidPageToken, Parameter: "pageToken",
+				Message: "pageToken: not a token issued for this query"}
+		}
+		q.After = cursor
+	}
+	res, err := f.deps.Store.DeleteMatching(ctx, q, dryRun)
+	if err != nil {
+		return Response{}, err
+	}
+	out := bulkAnswer{Deleted: res.Deleted, DryRun: dryRun}
+	if res.Next != "" {
+		signer, err := f.pageTokens(ctx)
+		if err != nil {
+			return Response{}, err
+		}
+		out.NextPageToken = signer.Encode(binding, res.Next)
+	}
+	return jsonResponse(http.StatusOK, out), nil
+}

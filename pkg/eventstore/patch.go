@@ -1,0 +1,257 @@
+package eventstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Patch is a change to an event's lifecycle fields. Nil fields are left as
+// they are.
+type Patch struct {
+	State    *State
+	Severity *Severity
+	Status   *string // "" removes it
+	Text     *string // "" removes it
+	// Data is an RFC 7396 merge patch applied to the event's data: an object
+	// merges key by key (a null value removes a key), nil leaves data alone,
+	// and DataRemove drops data altogether.
+	Data       map[string]any
+	DataRemove bool
+	Comment    string
+	// Immutable holds the immutable fields the caller sent (id, deviceId,
+	// type, time, creationTime): each must equal the event's.
+	Immutable map[string]any
+	// By is who makes the change, for the history.
+	By string
+	// Changes is what the caller set, as sent, for the history.
+	Changes map[string]any
+	// IfVersion, when not zero, makes the patch conditional on the event's
+	// version.
+	IfVersion int64
+}
+
+// ImmutableError: the patch sent an immutable field with another value.
+type ImmutableError struct{ Field string }
+
+func (e *ImmutableError) Error() string { return e.Field + ": cannot be changed" }
+
+// ErrTooLarge: the event would grow past MaxEventBytes.
+var ErrTooLarge = fmt.Errorf("the event would be larger than %d bytes", MaxEventBytes)
+
+// maxPatchAttempts bounds the read-modify-write loop. Each lost race means
+// another writer won, so n concurrent patches need at most n attempts.
+const maxPatchAttempts = 32
+
+// Patch applies p to an event and returns the result.
+//
+// The event is read, changed in memory and written back on condition that
+// its version is still the one read. A writer that loses the race reads
+// again and reapplies its patch to the winner's result, so concurrent
+// patches never lose an update; with If-Match the loser gets
+// ErrVersionMismatch instead. A patch that changes nothing and carries no
+// comment writes nothing and keeps the version.
+func (s *Store) Patch(ctx context.Context, device, id string, p Patch) (Event, error) {
+	for attempt := 0; ; attempt++ {
+		it, err := s.getItem(ctx, device, id)
+		if err != nil {
+			return Event{}, err
+		}
+		if p.IfVersion != 0 && it.Version != p.IfVersion {
+			return Event{}, ErrVersionMismatch
+		}
+		ev := it.event()
+		if err := checkImmutable(&ev, p.Immutable); err != nil {
+			return Event{}, err
+		}
+		changed, err := apply(&ev, &p)
+		if err != nil {
+			return Event{}, err
+		}
+		if !changed && p.Comment == "" {
+			return ev, nil
+		}
+		now := s.now().UTC().Truncate(time.Millisecond)
+		ev.Version++
+		ev.LastUpdated = now
+		ev.Updates = append(ev.Updates, Update{Time: now, By: p.By, Changes: p.Changes})
+		if n := len(ev.Updates); n > MaxUpdatesKept {
+			ev.Updates = ev.Updates[n-MaxUpdatesKept:]
+		}
+		if eventBytes(&ev) > MaxEventBytes {
+			return Event{}, ErrTooLarge
+		}
+		err = s.replace(ctx, it, &ev)
+		if !errors.Is(err, errChanged) {
+			return ev, err
+		}
+		if p.IfVersion != 0 {
+			return Event{}, ErrVersionMismatch
+		}
+		if attempt+1 >= maxPatchAttempts {
+			return Event{}, ErrConflict
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return Event{}, err
+		}
+	}
+}
+
+// replace writes ev over the item read as it, on condition that the item
+// still has the version read.
+func (s *Store) replace(ctx context.Context, it *eventItem, ev *Event) error {
+	shard, err := shardOfIndexKey(it.GPK)
+	if err != nil {
+		return err
+	}
+	item, err := attributevalue.MarshalMap(itemOf(ev, shard, it.Expires, it.Key))
+	if err != nil {
+		return err
+	}
+	cond, err := expression.NewBuilder().WithCondition(expression.Name("version").Equal(expression.Value(it.Version))).Build()
+	if err != nil {
+		return err
+	}
+	out, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 aws.String(s.table),
+		Item:                      item,
+		ConditionExpression:       cond.Condition(),
+		ExpressionAttributeNames:  cond.Names(),
+		ExpressionAttributeValues: cond.Values(),
+		ReturnConsumedCapacity:    types.ReturnConsumedCapacityIndexes,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return errChanged
+	}
+	if err != nil {
+		return classify(err)
+	}
+	meterWrite(ctx, out.ConsumedCapacity)
+	return nil
+}
+
+func checkImmutable(ev *Event, sent map[string]any) error {
+	current := map[string]any{"id": ev.ID, "deviceId": ev.DeviceID, "type": ev.Type, "time": ev.Time, "creationTime": ev.CreationTime}
+	for _, k := range sortedKeys(sent) {
+		cur, ok := current[k]
+		if !ok {
+			return &FieldError{k, "unknown field"}
+		}
+		switch v := sent[k].(type) {
+		case time.Time:
+			if !v.Equal(cur.(time.Time)) {
+				return &ImmutableError{k}
+			}
+		default:
+			if v != cur {
+				return &ImmutableError{k}
+			}
+		}
+	}
+	return nil
+}
+
+// apply changes ev by p and reports whether anything changed.
+func apply(ev *Event, p *Patch) (bool, error) {
+	before := *ev
+	if p.State != nil {
+		if _, ok := ParseState(string(*p.State)); !ok {
+			return false, &FieldError{"state", "must be one of new, acknowledged, resolved"}
+		}
+		ev.State = *p.State
+	}
+	if p.Severity != nil {
+		if _, ok := ParseSeverity(string(*p.Severity)); !ok {
+			return false, &FieldError{"severity", "must be one of info, warning, error, critical"}
+		}
+		ev.Severity = *p.Severity
+	}
+	if p.Status != nil {
+		if err := CheckStatus("status", *p.Status); err != nil {
+			return false, err
+		}
+		ev.Status = *p.Status
+	}
+	if p.Text != nil {
+		if err := CheckText("text", *p.Text); err != nil {
+			return false, err
+		}
+		ev.Text = *p.Text
+	}
+	if len(p.Comment) > MaxTextBytes {
+		return false, &FieldError{"comment", "at most 8 KiB"}
+	}
+	dataChanged := false
+	switch {
+	case p.DataRemove:
+		dataChanged = ev.Data != nil
+		ev.Data = nil
+	case p.Data != nil:
+		merged, _ := MergePatch(cloneJSON(ev.Data), p.Data).(map[string]any)
+		if err := CheckData("data", merged); err != nil {
+			return false, err
+		}
+		dataChanged = !reflect.DeepEqual(merged, ev.Data)
+		ev.Data = merged
+		if len(ev.Data) == 0 && before.Data == nil {
+			ev.Data = nil
+		}
+	}
+	changed := dataChanged || ev.State != before.State || ev.Severity != before.Severity || ev.Status != before.Status || ev.Text != before.Text
+	return changed, nil
+}
+
+// MergePatch applies an RFC 7396 JSON merge patch to target and returns the
+// result. target may be modified.
+func MergePatch(target, patch any) any {
+	p, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	t, ok := target.(map[string]any)
+	if !ok || t == nil {
+		t = map[string]any{}
+	}
+	for k, v := range p {
+		if v == nil {
+			delete(t, k)
+			continue
+		}
+		t[k] = MergePatch(t[k], v)
+	}
+	return t
+}
+
+// cloneJSON deep-copies a decoded JSON object.
+func cloneJSON(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	b, _ := json.Marshal(m)
+	var out map[string]any
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	_ = d.Decode(&out)
+	return out
+}
+
+// eventBytes is about the size of the event as the API writes it.
+func eventBytes(ev *Event) int {
+	b, _ := json.Marshal(struct {
+		T, S, X string
+		D       map[string]any
+		U       []Update
+	}{ev.Type, ev.Status, ev.Text, ev.Data, ev.Updates})
+	return len(b) + 400
+}

@@ -1,12 +1,10 @@
 package eventsclient
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -15,67 +13,33 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal"
 	"github.com/fleetlog/device-events/infra/local/dynamodblocal/ddbtest"
-	"github.com/fleetlog/device-events/infra/local/gateway"
+	"github.com/fleetlog/device-events/infra/local/stacktest"
 	"github.com/fleetlog/device-events/pkg/api"
-	"github.com/fleetlog/device-events/pkg/eventstore"
-	"github.com/fleetlog/device-events/pkg/pagetoken"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
 func TestMain(m *testing.M) { ddbtest.Main(m) }
 
-var allScopes = []string{routes.ScopeRead, routes.ScopeWrite, routes.ScopeDelete}
+var allScopes = stacktest.AllScopes
 
-// stack is the API as infra/local/e2e runs it: the local gateway in an
-// httptest server, the five functions in-process, a fresh table in
-// DynamoDB Local.
+// stack is the local API (stacktest) with the helpers these tests use.
 type stack struct {
-	t    *testing.T
-	url  string
-	auth *gateway.Auth
-	fns  map[string]*api.Function
+	*stacktest.Stack
+	t   *testing.T
+	url string
+	fns map[string]*api.Function
 }
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	client := ddbtest.Client(t)
-	table := ddbtest.Table(t, client, dynamodblocal.TableDefinition{Create: eventstore.CreateTableInput, TTL: eventstore.TimeToLiveInput})
-	signer, err := pagetoken.NewSigner(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	deps := api.Deps{
-		Store:      eventstore.New(client, table, eventstore.Options{}),
-		PageTokens: func(context.Context) (*pagetoken.Signer, error) { return signer, nil },
-	}
-	s := &stack{t: t, fns: map[string]*api.Function{}}
-	var fns []*api.Function
-	for _, name := range routes.Functions {
-		f, err := api.New(name, deps)
-		if err != nil {
-			t.Fatalf("api.New(%s): %v", name, err)
-		}
-		s.fns[name] = f
-		fns = append(fns, f)
-	}
-	if s.auth, err = gateway.NewAuth(bytes.Repeat([]byte{9}, 32)); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gateway.New(fns, s.auth, nil))
-	t.Cleanup(srv.Close)
-	s.url = srv.URL
-	return s
+	st := stacktest.New(t)
+	return &stack{Stack: st, t: t, url: st.URL, fns: st.Functions}
 }
 
 func (s *stack) mint(scopes ...string) string {
 	s.t.Helper()
-	tok, err := s.auth.Mint(gateway.TokenClaims{Subject: "tester", Scopes: scopes, TTL: time.Hour})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return tok
+	return s.Mint(s.t, scopes, nil)
 }
 
 // client returns a client of url (the stack's, or a server in front of

@@ -10,11 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal/ddbtest"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
-
-func TestMain(m *testing.M) { ddbtest.Main(m) }
 
 func TestTheDocumentLoadsAndValidates(t *testing.T) {
 	doc, err := Load(context.Background())

@@ -8,72 +8,44 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal"
 	"github.com/fleetlog/device-events/infra/local/dynamodblocal/ddbtest"
-	"github.com/fleetlog/device-events/infra/local/gateway"
+	"github.com/fleetlog/device-events/infra/local/stacktest"
 	"github.com/fleetlog/device-events/pkg/api"
-	"github.com/fleetlog/device-events/pkg/eventstore"
-	"github.com/fleetlog/device-events/pkg/pagetoken"
-	"github.com/fleetlog/device-events/pkg/routes"
+	"github.com/fleetlog/device-events/pkg/openapi"
 )
 
 func TestMain(m *testing.M) { ddbtest.Main(m) }
 
-var allScopes = []string{routes.ScopeRead, routes.ScopeWrite, routes.ScopeDelete}
+var allScopes = stacktest.AllScopes
 
-// stack is one local API over a fresh table.
+// stack is one local API over a fresh table, with helpers to call it. Every
+// exchange is checked against the OpenAPI document: the answer always, the
+// request whenever the API accepted it.
 type stack struct {
-	t      *testing.T
-	url    string
-	client *dynamodb.Client
-	table  string
-	auth   *gateway.Auth
-	fns    map[string]*api.Function
-	token  string
+	*stacktest.Stack
+	t     *testing.T
+	url   string
+	token string
+	fns   map[string]*api.Function
 }
+
+var validator = sync.OnceValues(openapi.NewValidator)
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	client := ddbtest.Client(t)
-	table := ddbtest.Table(t, client, dynamodblocal.TableDefinition{Create: eventstore.CreateTableInput, TTL: eventstore.TimeToLiveInput})
-	signer, _ := pagetoken.NewSigner(bytes.Repeat([]byte{7}, 32))
-	deps := api.Deps{
-		// DynamoDB Local runs TTL for real, and the tests use fixed dates.
-		Store:      eventstore.New(client, table, eventstore.Options{Retention: -1}),
-		PageTokens: func(context.Context) (*pagetoken.Signer, error) { return signer, nil },
-	}
-	s := &stack{t: t, client: client, table: table, fns: map[string]*api.Function{}}
-	var fns []*api.Function
-	for _, name := range routes.Functions {
-		f, err := api.New(name, deps)
-		if err != nil {
-			t.Fatalf("api.New(%s): %v", name, err)
-		}
-		s.fns[name] = f
-		fns = append(fns, f)
-	}
-	s.auth, _ = gateway.NewAuth(bytes.Repeat([]byte{9}, 32))
-	srv := httptest.NewServer(gateway.New(fns, s.auth, nil))
-	t.Cleanup(srv.Close)
-	s.url = srv.URL
-	s.token = s.mint(allScopes, nil)
-	return s
+	st := stacktest.New(t)
+	return &stack{Stack: st, t: t, url: st.URL, token: st.Token, fns: st.Functions}
 }
 
 func (s *stack) mint(scopes []string, devices []string) string {
 	s.t.Helper()
-	tok, err := s.auth.Mint(gateway.TokenClaims{Subject: "tester", Scopes: scopes, Devices: devices, TTL: time.Hour})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return tok
+	return s.Mint(s.t, scopes, devices)
 }
 
 // reply is an HTTP answer with its body decoded when it is JSON.
@@ -119,6 +91,11 @@ func (s *stack) do(method, path string, body any, opts ...option) reply {
 	for _, o := range opts {
 		o(req)
 	}
+	var sent []byte
+	if req.Body != nil {
+		sent, _ = io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(sent))
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, path, err)
@@ -126,6 +103,7 @@ func (s *stack) do(method, path string, body any, opts ...option) reply {
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
 	r := reply{status: res.StatusCode, header: res.Header, raw: raw}
+	s.checkContract(req, sent, r)
 	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
 		d := json.NewDecoder(bytes.NewReader(raw))
 		d.UseNumber()
@@ -154,6 +132,27 @@ func (r reply) want(t *testing.T, status int, code ...string) reply {
 	return r
 }
 
+// checkContract fails the test when an exchange is not what the OpenAPI
+// document says: any answer it does not describe, and any request the API
+// accepted that the document would refuse.
+func (s *stack) checkContract(req *http.Request, body []byte, r reply) {
+	s.t.Helper()
+	v, err := validator()
+	if err != nil {
+		s.t.Fatalf("OpenAPI validator: %v", err)
+	}
+	check, _ := http.NewRequest(req.Method, req.URL.String(), bytes.NewReader(body))
+	check.Header = req.Header.Clone()
+	if err := v.Response(check, r.status, r.header, r.raw); err != nil {
+		s.t.Errorf("%s %s: the answer does not match the OpenAPI document: %v\n%s", req.Method, req.URL.Path, err, r.raw)
+	}
+	if r.status < 300 {
+		if err := v.Request(check, body); err != nil {
+			s.t.Errorf("%s %s: the API accepted a request the OpenAPI document refuses: %v", req.Method, req.URL.Path, err)
+		}
+	}
+}
+
 func (r reply) events(t *testing.T) []map[string]any {
 	t.Helper()
 	list, ok := r.body["events"].([]any)
@@ -177,7 +176,7 @@ func (s *stack) put(device string, body any, opts ...option) map[string]any {
 // wrote nothing.
 func (s *stack) scan() []map[string]any {
 	s.t.Helper()
-	out, err := s.client.Scan(context.Background(), &dynamodb.ScanInput{TableName: &s.table, ConsistentRead: ptr(true)})
+	out, err := s.Client.Scan(context.Background(), &dynamodb.ScanInput{TableName: &s.Table, ConsistentRead: ptr(true)})
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -91,9 +91,10 @@ func tableName() string {
 	return "device-events"
 }
 
-// functions builds the five functions in-process over one store.
+// functions builds the five functions in-process over one store, with the
+// DynamoDB client configured as in Lambda.
 func functions(ctx context.Context, endpoint string, logger *slog.Logger) ([]*api.Function, error) {
-	client, err := dynamodblocal.Client(ctx, endpoint)
+	client, _, err := api.DynamoDB(ctx, endpoint)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -88,24 +89,10 @@ func NewFromEnv(ctx context.Context, name string) (*Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx,
-		config.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = maxAttempts
-				o.MaxBackoff = maxBackoff
-			})
-		}),
-		config.WithHTTPClient(&http.Client{Timeout: attemptTimeout}),
-	)
+	db, awsCfg, err := DynamoDB(ctx, c.Endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("AWS config: %w", err)
+		return nil, err
 	}
-	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
-		if c.Endpoint != "" {
-			o.BaseEndpoint = aws.String(c.Endpoint)
-			o.DisableValidateResponseChecksum = true // DynamoDB Local's checksums are wrong
-		}
-	})
 	deps := Deps{
 		Store:  eventstore.New(db, c.Table, eventstore.Options{Retention: c.Retention}),
 		Logger: lambdacontext.NewLogger(),
@@ -128,6 +115,42 @@ func NewFromEnv(ctx context.Context, name string) (*Function, error) {
 		deps.PageTokens = func(context.Context) (*pagetoken.Signer, error) { return s, nil }
 	}
 	return New(name, deps)
+}
+
+// DynamoDB returns the client the functions use: each attempt times out,
+// retries are few and short, so a request ends inside the function's
+// timeout with a 503 rather than hanging. endpoint, when set, is another
+// DynamoDB (DynamoDB Local), reached with placeholder credentials unless
+// the environment has some.
+func DynamoDB(ctx context.Context, endpoint string) (*dynamodb.Client, aws.Config, error) {
+	opts := []func(*config.LoadOptions) error{
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = maxAttempts
+				o.MaxBackoff = maxBackoff
+			})
+		}),
+		config.WithHTTPClient(&http.Client{Timeout: attemptTimeout}),
+	}
+	if endpoint != "" {
+		if os.Getenv("AWS_REGION") == "" {
+			opts = append(opts, config.WithRegion("us-east-1"))
+		}
+		if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
+			opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+		}
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, aws.Config{}, fmt.Errorf("AWS config: %w", err)
+	}
+	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+			o.DisableValidateResponseChecksum = true // DynamoDB Local's checksums are wrong
+		}
+	})
+	return db, awsCfg, nil
 }
 
 // secretKeys loads the page-token keys from Secrets Manager on first use

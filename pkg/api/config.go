@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -130,7 +130,8 @@ func DynamoDB(ctx context.Context, endpoint string) (*dynamodb.Client, aws.Confi
 				o.MaxBackoff = maxBackoff
 			})
 		}),
-		config.WithHTTPClient(&http.Client{Timeout: attemptTimeout}),
+		// The SDK's own client, so that AWS_CA_BUNDLE still applies.
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(attemptTimeout)),
 	}
 	if endpoint != "" {
 		if os.Getenv("AWS_REGION") == "" {

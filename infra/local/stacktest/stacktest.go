@@ -45,12 +45,18 @@ func New(tb testing.TB) *Stack {
 	tb.Helper()
 	client := ddbtest.Client(tb)
 	table := ddbtest.Table(tb, client, Table)
+	// The functions get their client as in Lambda: same timeouts, retries
+	// and CA bundle handling.
+	fnClient, _, err := api.DynamoDB(context.Background(), ddbtest.Endpoint(tb))
+	if err != nil {
+		tb.Fatalf("api.DynamoDB: %v", err)
+	}
 	signer, err := pagetoken.NewSigner(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	s := &Stack{Client: client, Table: table, Functions: map[string]*api.Function{},
-		Store: eventstore.New(client, table, eventstore.Options{Retention: -1})}
+		Store: eventstore.New(fnClient, table, eventstore.Options{Retention: -1})}
 	deps := api.Deps{
 		Store:      s.Store,
 		PageTokens: func(context.Context) (*pagetoken.Signer, error) { return signer, nil },

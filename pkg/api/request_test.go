@@ -1,0 +1,99 @@
+package api
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/fleetlog/device-events/pkg/eventstore"
+)
+
+func TestKindOfTellsThePayloadsApart(t *testing.T) {
+	cases := []struct {
+		payload string
+		want    payloadKind
+	}{
+		{`{"version":"2.0","routeKey":"POST /devices/{deviceId}/events","rawPath":"/devices/d/events","requestContext":{}}`, kindHTTPAPI},
+		{`{"resource":"/devices/{deviceId}/events","httpMethod":"GET","path":"/devices/d/events","requestContext":{}}`, kindREST},
+		{`{"deviceid":"d","function":"f","status":"x","description":"y"}`, kindDirect},
+		{`[{"deviceId":"d","type":"a"}]`, kindDirect},
+		{`{"version":"2.0","type":"sneaky"}`, kindDirect},
+		{`not json`, kindDirect},
+	}
+	for _, tc := range cases {
+		if got := kindOf([]byte(tc.payload)); got != tc.want {
+			t.Errorf("kindOf(%s) = %v, want %v", tc.payload, got, tc.want)
+		}
+	}
+}
+
+func TestClaimsAreReadInEveryFormTheyArrive(t *testing.T) {
+	cases := []struct {
+		name    string
+		claims  map[string]string
+		scopes  []string
+		devices []string
+	}{
+		{"API Gateway's array form", map[string]string{"scope": "events/read events/write", "devices": "[d1 d2]"}, []string{"events/read", "events/write"}, []string{"d1", "d2"}},
+		{"a JSON array", map[string]string{"scp": "events/read", "devices": `["d1","d2"]`}, []string{"events/read"}, []string{"d1", "d2"}},
+		{"a comma list", map[string]string{"scope": "events/read", "devices": "d1,d2"}, []string{"events/read"}, []string{"d1", "d2"}},
+		{"no devices claim means every device", map[string]string{"scope": "events/read"}, []string{"events/read"}, nil},
+		{"an empty devices claim means none", map[string]string{"scope": "events/read", "devices": "[]"}, []string{"events/read"}, []string{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := claimsFromStrings(tc.claims, nil)
+			if !slices.Equal(c.Scopes, tc.scopes) || !slices.Equal(c.Devices, tc.devices) || (c.Devices == nil) != (tc.devices == nil) {
+				t.Fatalf("scopes %q devices %q, want %q %q", c.Scopes, c.Devices, tc.scopes, tc.devices)
+			}
+		})
+	}
+	rest := claimsFromREST(map[string]any{"claims": map[string]any{"sub": "u", "scope": "events/write", "devices": []any{"d1"}}})
+	if rest.Subject != "u" || !slices.Equal(rest.Scopes, []string{"events/write"}) || !slices.Equal(rest.Devices, []string{"d1"}) {
+		t.Fatalf("REST claims = %+v", rest)
+	}
+}
+
+func TestIfMatchReadsETags(t *testing.T) {
+	for in, want := range map[string]int64{"": 0, "*": 0, `"3"`: 3, `W/"12"`: 12, "7": 7} {
+		got, err := ifMatch(&Request{Headers: map[string]string{"if-match": in}})
+		if err != nil || got != want {
+			t.Errorf("If-Match %q = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{`"0"`, `"-1"`, `"abc"`, `"1", "2"`} {
+		if _, err := ifMatch(&Request{Headers: map[string]string{"if-match": bad}}); err == nil {
+			t.Errorf("If-Match %q accepted", bad)
+		}
+	}
+}
+
+func TestAggregateRangesDefaultToTheLastBuckets(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 15, 0, 0, time.UTC)
+	kolkata, _ := time.LoadLocation("Asia/Kolkata")
+	cases := []struct {
+		name     string
+		q        eventstore.AggregateQuery
+		from, to time.Time
+		buckets  int
+	}{
+		{"hours: this one and the 23 before", eventstore.AggregateQuery{Interval: eventstore.Hour, Location: time.UTC},
+			time.Date(2026, 11, 21, 11, 0, 0, 0, time.UTC), now, 24},
+		{"days: today and the 29 before", eventstore.AggregateQuery{Interval: eventstore.Day, Location: time.UTC},
+			time.Date(2026, 10, 24, 12, 0, 0, 0, time.UTC), now, 30},
+		{"days in Kolkata", eventstore.AggregateQuery{Interval: eventstore.Day, Location: kolkata},
+			time.Date(2026, 10, 24, 12, 0, 0, 0, kolkata), now, 30},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			from, to := defaultRange(tc.q, now)
+			if !from.Equal(tc.from) || !to.Equal(tc.to) {
+				t.Fatalf("range %v – %v, want %v – %v", from, to, tc.from, tc.to)
+			}
+			b, err := eventstore.BucketBounds(tc.q.Interval, from, to, tc.q.Location)
+			if err != nil || len(b)-1 != tc.buckets {
+				t.Fatalf("%d buckets (%v), want %d", len(b)-1, err, tc.buckets)
+			}
+		})
+	}
+}

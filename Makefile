@@ -44,8 +44,11 @@ java:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
 
+# Built and exec'd rather than `go run`, so Ctrl-C reaches the server itself,
+# which then stops DynamoDB Local.
 run: deps
-	$(GO) run ./infra/local run
+	@mkdir -p .local/bin && $(GO) build -o .local/bin/local ./infra/local
+	exec .local/bin/local run
 
 token:
 	@$(GO) run ./infra/local token -scopes "$(SCOPES)" -devices "$(DEVICES)"

@@ -14,7 +14,7 @@ import (
 )
 
 func main() {
-	fn, err := api.NewFromEnv(context.Background(), routes.AggregateEvents)
+	fn, err := api.NewFromEnv(context.Background(), routes.AggregateEvents, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "aggregate-events:", err)
 		os.Exit(1)

@@ -10,10 +10,11 @@ import (
 
 	"github.com/fleetlog/device-events/pkg/api"
 	"github.com/fleetlog/device-events/pkg/routes"
+	"github.com/fleetlog/device-events/pkg/secretkeys"
 )
 
 func main() {
-	fn, err := api.NewFromEnv(context.Background(), routes.DeleteEvent)
+	fn, err := api.NewFromEnv(context.Background(), routes.DeleteEvent, secretkeys.PageTokens)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "delete-event:", err)
 		os.Exit(1)

@@ -10,10 +10,11 @@ import (
 
 	"github.com/fleetlog/device-events/pkg/api"
 	"github.com/fleetlog/device-events/pkg/routes"
+	"github.com/fleetlog/device-events/pkg/secretkeys"
 )
 
 func main() {
-	fn, err := api.NewFromEnv(context.Background(), routes.ListEvents)
+	fn, err := api.NewFromEnv(context.Background(), routes.ListEvents, secretkeys.PageTokens)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "list-events:", err)
 		os.Exit(1)

@@ -13,7 +13,7 @@ import (
 )
 
 func main() {
-	fn, err := api.NewFromEnv(context.Background(), routes.PatchEvent)
+	fn, err := api.NewFromEnv(context.Background(), routes.PatchEvent, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "patch-event:", err)
 		os.Exit(1)

@@ -13,7 +13,7 @@ import (
 )
 
 func main() {
-	fn, err := api.NewFromEnv(context.Background(), routes.PutEvent)
+	fn, err := api.NewFromEnv(context.Background(), routes.PutEvent, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "put-event:", err)
 		os.Exit(1)

@@ -3,23 +3,23 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/pagetoken"
@@ -33,6 +33,9 @@ import (
 //	DYNAMODB_ENDPOINT      another DynamoDB endpoint, e.g. DynamoDB Local
 //	PAGE_TOKEN_SECRET_ARN  Secrets Manager secret holding the page-token key
 //	PAGE_TOKEN_KEY         the key itself, hex, for local runs
+//
+// and, as Lambda sets them, AWS_REGION and AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (see DynamoDB).
 type Config struct {
 	Table              string
 	Retention          time.Duration
@@ -82,9 +85,18 @@ const (
 	maxBackoff     = 500 * time.Millisecond
 )
 
+// SecretKeys makes the page-token key loader for the Secrets Manager
+// secret arn, with the SDK configuration of the function. Only the
+// functions that page (list-events, delete-event) pass one to NewFromEnv:
+// the Secrets Manager client is then linked into their binaries alone.
+type SecretKeys func(cfg aws.Config, arn string) func(ctx context.Context) (*pagetoken.Signer, error)
+
 // NewFromEnv builds a function from its environment, as main does: the SDK
 // clients once, with timeouts that end a request before Lambda does.
-func NewFromEnv(ctx context.Context, name string) (*Function, error) {
+// Nothing here reaches the network: the page-token secret, if any, is
+// fetched by the first request that needs it. secretKeys may be nil for a
+// function that never pages.
+func NewFromEnv(ctx context.Context, name string, secretKeys SecretKeys) (*Function, error) {
 	c, err := ConfigFromEnv()
 	if err != nil {
 		return nil, err
@@ -105,7 +117,10 @@ func NewFromEnv(ctx context.Context, name string) (*Function, error) {
 		}
 		deps.PageTokens = func(context.Context) (*pagetoken.Signer, error) { return s, nil }
 	case c.PageTokenSecretARN != "":
-		deps.PageTokens = (&secretKeys{client: secretsmanager.NewFromConfig(awsCfg), arn: c.PageTokenSecretARN}).load
+		if secretKeys == nil {
+			return nil, fmt.Errorf("PAGE_TOKEN_SECRET_ARN is set, but %s is built without a Secrets Manager client", name)
+		}
+		deps.PageTokens = secretKeys(awsCfg, c.PageTokenSecretARN)
 	default:
 		// No key configured: tokens are good for this instance only.
 		deps.Logger.Warn("no PAGE_TOKEN_KEY or PAGE_TOKEN_SECRET_ARN; page tokens will not survive a cold start")
@@ -120,28 +135,18 @@ func NewFromEnv(ctx context.Context, name string) (*Function, error) {
 // DynamoDB returns the client the functions use: each attempt times out,
 // retries are few and short, so a request ends inside the function's
 // timeout with a 503 rather than hanging. endpoint, when set, is another
-// DynamoDB (DynamoDB Local), reached with placeholder credentials unless
-// the environment has some.
+// DynamoDB (DynamoDB Local), reached with placeholder credentials and
+// region unless the environment has some.
+//
+// The configuration is built from the environment Lambda gives a function
+// (AWS_REGION, and AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+// AWS_SESSION_TOKEN for the execution role), not with
+// config.LoadDefaultConfig: that would link the whole credential chain
+// (shared files, SSO, STS, IMDS, credential processes) into every binary,
+// a third of its size, for sources a function never uses, and read the
+// shared config files at every cold start.
 func DynamoDB(ctx context.Context, endpoint string) (*dynamodb.Client, aws.Config, error) {
-	opts := []func(*config.LoadOptions) error{
-		config.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = maxAttempts
-				o.MaxBackoff = maxBackoff
-			})
-		}),
-		// The SDK's own client, so that AWS_CA_BUNDLE still applies.
-		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(attemptTimeout)),
-	}
-	if endpoint != "" {
-		if os.Getenv("AWS_REGION") == "" {
-			opts = append(opts, config.WithRegion("us-east-1"))
-		}
-		if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
-			opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
-		}
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	awsCfg, err := configFromEnv(endpoint)
 	if err != nil {
 		return nil, aws.Config{}, fmt.Errorf("AWS config: %w", err)
 	}
@@ -154,47 +159,66 @@ func DynamoDB(ctx context.Context, endpoint string) (*dynamodb.Client, aws.Confi
 	return db, awsCfg, nil
 }
 
-// secretKeys loads the page-token keys from Secrets Manager on first use
-// and again every refresh: the current version signs, the previous one still
-// verifies, so tokens issued before a rotation keep working.
-type secretKeys struct {
-	client interface {
-		GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+func configFromEnv(endpoint string) (aws.Config, error) {
+	client, err := httpClient()
+	if err != nil {
+		return aws.Config{}, err
 	}
-	arn string
-
-	mu     sync.Mutex
-	cached *pagetoken.Signer
-	loaded time.Time
+	cfg := aws.Config{
+		Region:     os.Getenv("AWS_REGION"),
+		HTTPClient: client,
+		Retryer: func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = maxAttempts
+				o.MaxBackoff = maxBackoff
+			})
+		},
+		Logger: logging.NewStandardLogger(os.Stderr),
+	}
+	id, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	switch {
+	case id != "" && secret != "":
+		cfg.Credentials = credentials.NewStaticCredentialsProvider(id, secret, os.Getenv("AWS_SESSION_TOKEN"))
+	case endpoint != "":
+		cfg.Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
+	default:
+		return cfg, errors.New("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set (Lambda sets them for the execution role)")
+	}
+	switch {
+	case cfg.Region != "":
+	case endpoint != "":
+		// DynamoDB Local keeps a database per region: the one the local
+		// tools create the table in.
+		cfg.Region = "us-east-1"
+	case os.Getenv("AWS_DEFAULT_REGION") != "":
+		cfg.Region = os.Getenv("AWS_DEFAULT_REGION")
+	default:
+		return cfg, errors.New("AWS_REGION is not set")
+	}
+	return cfg, nil
 }
 
-const keyRefresh = 5 * time.Minute
-
-func (k *secretKeys) load(ctx context.Context) (*pagetoken.Signer, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.cached != nil && time.Since(k.loaded) < keyRefresh {
-		return k.cached, nil
+// httpClient is the SDK's own HTTP client, with the attempt timeout and,
+// as config.LoadDefaultConfig would add, the certificates of AWS_CA_BUNDLE
+// as the only trusted roots (a proxy that inspects TLS, on a laptop).
+func httpClient() (*awshttp.BuildableClient, error) {
+	client := awshttp.NewBuildableClient().WithTimeout(attemptTimeout)
+	path := os.Getenv("AWS_CA_BUNDLE")
+	if path == "" {
+		return client, nil
 	}
-	var keys [][]byte
-	for _, stage := range []string{"AWSCURRENT", "AWSPREVIOUS"} {
-		out, err := k.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(k.arn), VersionStage: aws.String(stage)})
-		var nf *types.ResourceNotFoundException
-		if stage == "AWSPREVIOUS" && errors.As(err, &nf) {
-			break
-		}
-		if err != nil {
-			if k.cached != nil {
-				return k.cached, nil // keep serving with the keys we have
-			}
-			return nil, fmt.Errorf("page-token key: %w", err)
-		}
-		keys = append(keys, []byte(aws.ToString(out.SecretString)))
-	}
-	s, err := pagetoken.NewSigner(keys...)
+	pem, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("AWS_CA_BUNDLE: %w", err)
 	}
-	k.cached, k.loaded = s, time.Now()
-	return s, nil
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("AWS_CA_BUNDLE: no certificate in %s", path)
+	}
+	return client.WithTransportOptions(func(t *http.Transport) {
+		if t.TLSClientConfig == nil {
+			t.TLSClientConfig = &tls.Config{}
+		}
+		t.TLSClientConfig.RootCAs = roots
+	}), nil
 }

@@ -48,11 +48,13 @@ func (f *Function) patchEvent(ctx context.Context, r *Request) (Response, error)
 // decodePatch reads a PATCH body into a store patch.
 func decodePatch(body []byte) (eventstore.Patch, error) {
 	p := eventstore.Patch{Immutable: map[string]any{}, Changes: map[string]any{}}
-	var obj map[string]json.RawMessage
-	if err := jsonbody.Decode(body, &obj); err != nil {
+	if err := jsonbody.Check(body); err != nil {
 		return p, err
 	}
-	if obj == nil {
+	// The body is JSON by now: failing to read it as an object means it is
+	// another value (an array, a number), which is the caller's mistake.
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
 		return p, &eventstore.FieldError{Field: "body", Message: "must be a JSON object"}
 	}
 	for _, k := range sortedKeys(obj) {

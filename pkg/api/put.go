@@ -107,11 +107,14 @@ func jsonContent(r *Request, accepted ...string) error {
 	if ct == "" {
 		return nil
 	}
+	// ParseMediaType returns the media type even when it cannot read the
+	// parameters; a label whose charset cannot be read is not trusted.
 	mt, p, err := mime.ParseMediaType(ct)
-	ok := err == nil && (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+	ok := strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
 	for _, a := range accepted {
 		ok = ok || mt == a
 	}
+	ok = ok && err == nil
 	if cs, has := p["charset"]; has && !strings.EqualFold(cs, "utf-8") {
 		ok = false
 	}

@@ -36,10 +36,19 @@ func selfPath(device, id string) string {
 }
 
 func render(e eventstore.Event, unix bool) eventJSON {
+	// A new event's three times are often one: format it once.
+	created := timestamp.Format(e.CreationTime, unix)
+	at, updated := created, created
+	if e.Time != e.CreationTime {
+		at = timestamp.Format(e.Time, unix)
+	}
+	if e.LastUpdated != e.CreationTime {
+		updated = timestamp.Format(e.LastUpdated, unix)
+	}
 	out := eventJSON{
 		ID: e.ID, Self: selfPath(e.DeviceID, e.ID), DeviceID: e.DeviceID, Type: e.Type,
-		Time: timestamp.Format(e.Time, unix), CreationTime: timestamp.Format(e.CreationTime, unix),
-		LastUpdated: timestamp.Format(e.LastUpdated, unix), Status: e.Status, Severity: string(e.Severity),
+		Time: at, CreationTime: created,
+		LastUpdated: updated, Status: e.Status, Severity: string(e.Severity),
 		State: string(e.State), Text: e.Text, Data: e.Data, Version: e.Version,
 		Updates: make([]updateJSON, len(e.Updates)),
 	}

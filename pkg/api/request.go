@@ -3,9 +3,11 @@ package api
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -28,7 +30,29 @@ type Request struct {
 }
 
 // Header returns a request header by its case-insensitive name.
-func (r *Request) Header(name string) string { return r.Headers[strings.ToLower(name)] }
+func (r *Request) Header(name string) string {
+	var buf [64]byte
+	if b, ok := appendLowerASCII(buf[:0], name); ok {
+		return r.Headers[string(b)] // no copy: the conversion is only a map key
+	}
+	return r.Headers[strings.ToLower(name)]
+}
+
+// appendLowerASCII appends s in lower case, or reports false when s is not
+// ASCII.
+func appendLowerASCII(dst []byte, s string) ([]byte, bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return dst, false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst, true
+}
 
 // payload kinds Invoke tells apart.
 type payloadKind int
@@ -38,6 +62,30 @@ const (
 	kindHTTPAPI
 	kindREST
 )
+
+// httpAPIProbe reads an HTTP API event and the fields kindOf reads, in one
+// decoding: most payloads are HTTP API events, and decoding each twice was
+// a put's largest cost after the store.
+type httpAPIProbe struct {
+	events.APIGatewayV2HTTPRequest
+	HTTPMethod string `json:"httpMethod"`
+}
+
+// decodeHTTPAPI returns the payload as an HTTP API event when it is plainly
+// one: kindOf would say kindHTTPAPI and decoding it would succeed. Anything
+// less plain (it fails to decode, or its request context is empty) is left
+// to kindOf, so every payload is answered as before.
+func decodeHTTPAPI(payload []byte) (*events.APIGatewayV2HTTPRequest, bool) {
+	var p httpAPIProbe
+	if json.Unmarshal(payload, &p) != nil {
+		return nil, false
+	}
+	rc := &p.RequestContext
+	if p.Version != "2.0" || (p.RouteKey == "" && p.RawPath == "") || (rc.RequestID == "" && rc.RouteKey == "" && rc.HTTP.Method == "") {
+		return nil, false
+	}
+	return &p.APIGatewayV2HTTPRequest, true
+}
 
 // probe holds the fields that tell the payload kinds apart.
 type probe struct {
@@ -156,9 +204,16 @@ func (r *Request) resolve(route routes.Route, ok bool, params map[string]string,
 
 // splitPath splits a raw URL path into decoded segments. An encoded slash
 // stays inside its segment, so "/devices/a%2Fb/events" names the device
-// "a/b" (which validation then refuses) rather than another route.
+// "a/b" (which validation then refuses) rather than another route. Slashes
+// are not trimmed: "/devices/d/events/" and "//devices/d/events" have an
+// empty segment, match no route and are 404, as at API Gateway, rather
+// than being served as another path.
 func splitPath(path string) ([]string, error) {
-	raw := strings.Split(strings.Trim(path, "/"), "/")
+	rest, ok := strings.CutPrefix(path, "/")
+	if !ok {
+		return nil, errors.New("path does not start with /")
+	}
+	raw := strings.Split(rest, "/")
 	out := make([]string, len(raw))
 	for i, s := range raw {
 		d, err := url.PathUnescape(s)
@@ -173,12 +228,26 @@ func splitPath(path string) ([]string, error) {
 // SplitPath is splitPath for the local gateway, which routes the same way.
 func SplitPath(path string) ([]string, error) { return splitPath(path) }
 
+// lower returns the headers with lower-case names: h itself when they are
+// already (API Gateway's HTTP API lower-cases them), else a copy.
 func lower(h map[string]string) map[string]string {
+	if h != nil && lowerNames(h) {
+		return h
+	}
 	out := make(map[string]string, len(h))
 	for k, v := range h {
 		out[strings.ToLower(k)] = v
 	}
 	return out
+}
+
+func lowerNames(h map[string]string) bool {
+	for k := range h {
+		if strings.ToLower(k) != k {
+			return false
+		}
+	}
+	return true
 }
 
 func bodyOf(body string, b64 bool) ([]byte, *Error) {

@@ -2,7 +2,10 @@ package eventstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base32"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +15,7 @@ import (
 	"github.com/fleetlog/device-events/infra/local/dynamodblocal/ddbtest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -271,4 +275,57 @@ func BenchmarkAggregateVsNaive(b *testing.B) {
 	b.ReportMetric(counterRCU/float64(b.N), "counter-RCU/op")
 	b.ReportMetric(naiveRCU/counterRCU, "RCU-ratio")
 	b.ReportMetric(float64(naiveTime)/float64(counterTime), "time-ratio")
+}
+
+// The write path builds counter keys in one buffer each (keys.go), where
+// they once were concatenations of the plain forms below; stored counters
+// carry those keys, so the two must agree.
+func TestCounterKeysKeepTheirForm(t *testing.T) {
+	plainHash := func(s string) string {
+		sum := sha256.Sum256([]byte(s))
+		return strings.ToLower(base32.StdEncoding.EncodeToString(sum[:]))[:hashLen]
+	}
+	at := time.Date(2026, 11, 22, 23, 59, 0, 0, time.FixedZone("UTC-1", -3600))
+	for _, s := range []string{"", "d", "e8613951-216a-4ad7-85e3-dd963d0823c4", "get-greengrass-configurations", strings.Repeat("é", 200)} {
+		if got, want := keyHash(s), plainHash(s); got != want {
+			t.Errorf("keyHash(%q) = %q, want %q", s, got, want)
+		}
+		if got, want := counterPK(s), counterPrefix+plainHash(s); got != want {
+			t.Errorf("counterPK(%q) = %q, want %q", s, got, want)
+		}
+		if got, want := counterSKAt(s, at), counterSK(plainHash(s), at.UTC().Format(dayLayout)); got != want {
+			t.Errorf("counterSKAt(%q) = %q, want %q", s, got, want)
+		}
+		for shard := range Shards {
+			if got, want := fleetPK(shard, s), fleetPrefix+shardName(shard)+plainHash(s); got != want {
+				t.Errorf("fleetPK(%d, %q) = %q, want %q", shard, s, got, want)
+			}
+		}
+	}
+}
+
+// Counter updates come from a cache of built expressions (store.go); each
+// must be what the expression package builds for its deltas, the first
+// time and from the cache.
+func TestCachedCounterUpdatesAreTheBuiltOnes(t *testing.T) {
+	c := &exprCache{m: map[string]cachedExpr{}}
+	for _, delta := range []map[string]int{{"k": 1}, {"k": 2}, {"k": 1, "K2": 1}, {"a": -3, "b": 25, "S1": 4}, {"x": 1}} {
+		var upd expression.UpdateBuilder
+		for _, a := range sortedKeys(delta) {
+			upd = upd.Add(expression.Name(a), expression.Value(delta[a]))
+		}
+		want, err := expression.NewBuilder().WithUpdate(upd).Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, when := range []string{"built", "cached"} {
+			got, err := c.add(delta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *got.update != *want.Update() || !reflect.DeepEqual(got.names, want.Names()) || !reflect.DeepEqual(got.values, want.Values()) {
+				t.Errorf("%v, %s: got %s %v %v, want %s %v %v", delta, when, *got.update, got.names, got.values, *want.Update(), want.Names(), want.Values())
+			}
+		}
+	}
 }

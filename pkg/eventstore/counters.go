@@ -69,7 +69,7 @@ type counterRef struct {
 }
 
 func deviceCounter(device, eventType string, t time.Time) counterRef {
-	return counterRef{counterPK(device), counterSK(keyHash(eventType), dayKey(t))}
+	return counterRef{counterPK(device), counterSKAt(eventType, t)}
 }
 
 func fleetCounter(eventType string, shard int, t time.Time) counterRef {
@@ -80,13 +80,20 @@ func fleetCounter(eventType string, shard int, t time.Time) counterRef {
 type counterDeltas map[counterRef]map[string]int
 
 func (d counterDeltas) add(device, eventType string, shard int, t time.Time, n int) {
-	for _, ref := range []counterRef{deviceCounter(device, eventType, t), fleetCounter(eventType, shard, t)} {
+	d.addTo(deviceCounter(device, eventType, t), fleetCounter(eventType, shard, t), t, n)
+}
+
+// addTo is add for an event whose two counter items (the device's and the
+// fleet's, in that order) are known.
+func (d counterDeltas) addTo(device, fleet counterRef, t time.Time, n int) {
+	attrs := counterAttrs(t)
+	for _, ref := range [2]counterRef{device, fleet} {
 		m := d[ref]
 		if m == nil {
-			m = map[string]int{}
+			m = make(map[string]int, len(attrs))
 			d[ref] = m
 		}
-		for _, a := range counterAttrs(t) {
+		for _, a := range attrs {
 			m[a] += n
 		}
 	}

@@ -63,18 +63,49 @@ func typeIndexKey(eventType string, shard int) string {
 // type index; exported for tests and tools that inspect the table.
 func TypeIndexPartition(eventType string, shard int) string { return typeIndexKey(eventType, shard) }
 
-func counterPK(device string) string { return counterPrefix + keyHash(device) }
+// The counter keys are built in one buffer each: a put computes four of
+// them per event, and this is on every write's path.
+
+func counterPK(device string) string {
+	var buf [len(counterPrefix) + hashLen]byte
+	return string(appendKeyHash(append(buf[:0], counterPrefix...), device))
+}
 
 func counterSK(typeHash string, day string) string { return typeHash + day }
 
-func fleetPK(shard int, eventType string) string {
-	return fleetPrefix + shardName(shard) + keyHash(eventType)
+// counterSKAt is counterSK(keyHash(eventType), dayKey(t)).
+func counterSKAt(eventType string, t time.Time) string {
+	var buf [hashLen + len(dayLayout)]byte
+	return string(t.UTC().AppendFormat(appendKeyHash(buf[:0], eventType), dayLayout))
 }
 
-// keyHash names a device or type in a counter key.
+func fleetPK(shard int, eventType string) string {
+	var buf [len(fleetPrefix) + 2 + hashLen]byte
+	b := strconv.AppendInt(append(buf[:0], fleetPrefix...), int64(shard), 16) // shardName
+	return string(appendKeyHash(b, eventType))
+}
+
+// keyHash names a device or type in a counter key: the first hashLen
+// characters of the lower-case base32 of its SHA-256.
 func keyHash(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return strings.ToLower(base32.StdEncoding.EncodeToString(sum[:]))[:hashLen]
+	var buf [hashLen]byte
+	return string(appendKeyHash(buf[:0], s))
+}
+
+func appendKeyHash(dst []byte, s string) []byte {
+	var in [MaxIDLength]byte
+	sum := sha256.Sum256(append(in[:0], s...))
+	// Base32 turns each 5 bytes into 8 characters on their own, so the
+	// first 16 characters are those of the first 10 bytes.
+	var enc [16]byte
+	base32.StdEncoding.Encode(enc[:], sum[:10])
+	for _, c := range enc[:hashLen] {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 func idemPK(device string) string { return keyPrefix + device }

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -35,6 +37,11 @@ type Store struct {
 	table     string
 	retention time.Duration
 	now       func() time.Time
+
+	// tableName (&table) and newItem (the condition of an event's put) are
+	// shared by the inputs of the write path: the SDK only reads them.
+	tableName, newItem *string
+	exprs              *exprCache
 }
 
 // Options tune a Store; the zero value is the contract's defaults.
@@ -48,7 +55,9 @@ type Options struct {
 
 // New returns a store over the named table.
 func New(db dynamoDB, table string, opts Options) *Store {
-	s := &Store{db: db, table: table, retention: opts.Retention, now: opts.Now}
+	s := &Store{db: db, table: table, retention: opts.Retention, now: opts.Now,
+		tableName: aws.String(table), newItem: aws.String("attribute_not_exists(pk)"),
+		exprs: &exprCache{m: map[string]cachedExpr{}}}
 	if s.retention == 0 {
 		s.retention = DefaultRetention
 	}
@@ -93,9 +102,12 @@ type keyRecord struct {
 type plan struct {
 	in      NewEvent
 	event   Event
-	hash    string
+	hash    string // of in, when it has an idempotency key
 	created bool
 	done    bool
+	// device and fleet are the counter items the event raises; the
+	// fleet's depends on the shard of the transaction it is written in.
+	device, fleet counterRef
 }
 
 // Put stores events with their counts.
@@ -127,7 +139,10 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (PutResult, error) {
 		if req.RequestKey != "" && (in.IdempotencyKey != "" || in.DeviceID != req.Events[0].DeviceID) {
 			return PutResult{}, &FieldError{fmt.Sprintf("events[%d].idempotencyKey", i), "not allowed with a key for the whole request"}
 		}
-		p := &plan{in: in, hash: hashOf(in)}
+		p := &plan{in: in}
+		if req.RequestKey != "" || in.IdempotencyKey != "" {
+			p.hash = hashOf(in)
+		}
 		t := in.Time.UTC().Truncate(time.Millisecond)
 		if in.Time.IsZero() {
 			t = now
@@ -205,6 +220,9 @@ func (s *Store) reserveKeys(ctx context.Context, requestKey string, plans []*pla
 		for i, p := range plans {
 			adopt(p, old.IDs[i], old.Created)
 		}
+		return nil
+	}
+	if !slices.ContainsFunc(plans, func(p *plan) bool { return p.in.IdempotencyKey != "" }) {
 		return nil
 	}
 	var wg sync.WaitGroup
@@ -303,7 +321,7 @@ func (s *Store) writePlans(ctx context.Context, plans []*plan) error {
 		return err
 	}
 	for _, p := range plans {
-		refs := []counterRef{deviceCounter(p.event.DeviceID, p.event.Type, p.event.Time), fleetCounter(p.event.Type, shard, p.event.Time)}
+		refs := [2]counterRef{deviceCounter(p.event.DeviceID, p.event.Type, p.event.Time), fleetCounter(p.event.Type, shard, p.event.Time)}
 		extra := 1
 		for _, r := range refs {
 			if !counters[r] {
@@ -318,6 +336,7 @@ func (s *Store) writePlans(ctx context.Context, plans []*plan) error {
 			extra = 3
 			refs[1] = fleetCounter(p.event.Type, shard, p.event.Time)
 		}
+		p.device, p.fleet = refs[0], refs[1]
 		chunk = append(chunk, p)
 		actions += extra
 		size += sz
@@ -329,8 +348,12 @@ func (s *Store) writePlans(ctx context.Context, plans []*plan) error {
 }
 
 func approxSize(p *plan) int {
-	b, _ := json.Marshal(p.event.Data)
-	return len(b) + len(p.event.Text) + 512
+	n := len("null")
+	if p.event.Data != nil {
+		b, _ := json.Marshal(p.event.Data)
+		n = len(b)
+	}
+	return n + len(p.event.Text) + 512
 }
 
 func (s *Store) writeChunk(ctx context.Context, chunk []*plan, shard int) error {
@@ -352,12 +375,12 @@ func (s *Store) writeChunk(ctx context.Context, chunk []*plan, shard int) error 
 				return fmt.Errorf("encode event: %w", err)
 			}
 			items = append(items, types.TransactWriteItem{Put: &types.Put{
-				TableName:                           aws.String(s.table),
+				TableName:                           s.tableName,
 				Item:                                it,
-				ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
+				ConditionExpression:                 s.newItem,
 				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 			}})
-			deltas.add(p.event.DeviceID, p.event.Type, shard, p.event.Time, 1)
+			deltas.addTo(p.device, p.fleet, p.event.Time, 1)
 		}
 		cu, err := s.counterUpdates(deltas)
 		if err != nil {
@@ -438,23 +461,72 @@ func (s *Store) counterUpdates(deltas counterDeltas) ([]types.TransactWriteItem,
 	sortRefs(refs)
 	out := make([]types.TransactWriteItem, 0, len(refs))
 	for _, r := range refs {
-		var upd expression.UpdateBuilder
-		for _, a := range sortedKeys(deltas[r]) {
-			upd = upd.Add(expression.Name(a), expression.Value(deltas[r][a]))
-		}
-		expr, err := expression.NewBuilder().WithUpdate(upd).Build()
+		expr, err := s.exprs.add(deltas[r])
 		if err != nil {
 			return nil, fmt.Errorf("counter update: %w", err)
 		}
 		out = append(out, types.TransactWriteItem{Update: &types.Update{
-			TableName:                 aws.String(s.table),
+			TableName:                 s.tableName,
 			Key:                       key(r.pk, r.sk),
-			UpdateExpression:          expr.Update(),
-			ExpressionAttributeNames:  expr.Names(),
-			ExpressionAttributeValues: expr.Values(),
+			UpdateExpression:          expr.update,
+			ExpressionAttributeNames:  expr.names,
+			ExpressionAttributeValues: expr.values,
 		}})
 	}
 	return out, nil
+}
+
+// exprCache keeps the update expressions of counter deltas. An expression
+// depends only on the attributes and the amounts added to them, and few
+// sets of those occur (a put of one event adds 1 to the attribute of its
+// hour, and to the splits after it in that hour); building one with the
+// expression package was most of a put's allocations. Requests share a
+// cached expression's maps: the SDK only reads its input.
+type exprCache struct {
+	mu sync.RWMutex
+	m  map[string]cachedExpr
+}
+
+type cachedExpr struct {
+	update *string
+	names  map[string]string
+	values map[string]types.AttributeValue
+}
+
+// maxCachedExprs bounds the cache; deltas beyond it (large batches spread
+// over many hours) are built every time.
+const maxCachedExprs = 4096
+
+// add returns the expression that adds each delta to its attribute.
+func (c *exprCache) add(delta map[string]int) (cachedExpr, error) {
+	attrs := sortedKeys(delta)
+	var buf [128]byte
+	k := buf[:0]
+	for _, a := range attrs {
+		k = strconv.AppendInt(append(append(k, a...), '+'), int64(delta[a]), 10)
+		k = append(k, ' ')
+	}
+	c.mu.RLock()
+	e, ok := c.m[string(k)]
+	c.mu.RUnlock()
+	if ok {
+		return e, nil
+	}
+	var upd expression.UpdateBuilder
+	for _, a := range attrs {
+		upd = upd.Add(expression.Name(a), expression.Value(delta[a]))
+	}
+	expr, err := expression.NewBuilder().WithUpdate(upd).Build()
+	if err != nil {
+		return cachedExpr{}, err
+	}
+	e = cachedExpr{update: expr.Update(), names: expr.Names(), values: expr.Values()}
+	c.mu.Lock()
+	if len(c.m) < maxCachedExprs {
+		c.m[string(k)] = e
+	}
+	c.mu.Unlock()
+	return e, nil
 }
 
 func sortRefs(refs []counterRef) {

@@ -348,7 +348,7 @@ func decodeSalt(obj map[string]json.RawMessage) (eventstore.NewEvent, error) {
 		ev.Status = "Succeeded"
 	}
 	ev.Data = map[string]any{"job": job, "succeeded": json.Number(strconv.Itoa(succeeded)), "failed": json.Number(strconv.Itoa(failed))}
-	if minion, ok := job["id"].(string); ok {
+	if minion, ok := job["id"].(string); ok && eventstore.ValidDeviceID(minion) {
 		ev.Text = fmt.Sprintf("%s on %s: %d succeeded, %d failed", ev.Type, minion, succeeded, failed)
 	} else {
 		ev.Text = fmt.Sprintf("%s: %d succeeded, %d failed", ev.Type, succeeded, failed)

@@ -29,6 +29,9 @@ func Check(b []byte) error {
 	if !utf8.Valid(b) {
 		return &Error{"body is not valid UTF-8"}
 	}
+	if json.Valid(b) && plain(b) {
+		return nil
+	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	if err := checkValue(d, 0); err != nil {

@@ -78,6 +78,12 @@ func (s *Signer) Decode(query, token string) (string, error) {
 	if err != nil || len(raw) < 1+idLen+macLen || raw[0] != version {
 		return "", ErrInvalid
 	}
+	// The decoder skips CR and LF and ignores the unused bits of the last
+	// character, so several strings carry the same bytes: only the one
+	// Encode writes is the token, any other is an edited one.
+	if base64.RawURLEncoding.EncodeToString(raw) != token {
+		return "", ErrInvalid
+	}
 	body, sig := raw[:len(raw)-macLen], raw[len(raw)-macLen:]
 	for _, k := range s.keys {
 		if hmac.Equal(body[1:1+idLen], keyID(k)) && hmac.Equal(sig, mac(k, query, body)) {

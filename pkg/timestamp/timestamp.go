@@ -18,8 +18,19 @@ import (
 // ErrInvalid is returned for anything that is not one of the two forms.
 var ErrInvalid = errors.New("not an ISO 8601 time or Unix seconds")
 
+// ErrOutOfRange is returned for a time the API cannot hold or write back:
+// before the Unix epoch (a negative Unix time) or after the last instant
+// RFC 3339 can write.
+var ErrOutOfRange = errors.New("not between 1970-01-01T00:00:00Z and the end of 9999")
+
 // maxUnix is 9999-12-31T23:59:59Z, the last second RFC 3339 can write.
 const maxUnix = 253402300799
+
+// Min and Max are the first and last instants Parse accepts.
+var (
+	Min = time.Unix(0, 0).UTC()
+	Max = time.Unix(maxUnix, int64(time.Second)-1).UTC()
+)
 
 // Parse reads a request time.
 func Parse(s string) (time.Time, error) {
@@ -28,14 +39,21 @@ func Parse(s string) (time.Time, error) {
 	}
 	if isUnix(s) {
 		f, err := strconv.ParseFloat(s, 64)
-		if err != nil || f > maxUnix {
+		if err != nil {
 			return time.Time{}, ErrInvalid
+		}
+		if f >= maxUnix+1 {
+			return time.Time{}, ErrOutOfRange
 		}
 		sec, frac := math.Modf(f)
 		// Round the fraction to the millisecond: float64 cannot hold more
 		// digits of a current Unix time exactly anyway.
 		ms := int64(math.Round(frac * 1000))
-		return time.Unix(int64(sec), ms*int64(time.Millisecond)).UTC(), nil
+		t := time.Unix(int64(sec), ms*int64(time.Millisecond)).UTC()
+		if t.After(Max) { // rounded up into year 10000
+			return time.Time{}, ErrOutOfRange
+		}
+		return t, nil
 	}
 	// RFC 3339 allows a lower-case t and z. A '+' offset arrives as a space
 	// when a client did not encode it in a query string.
@@ -46,6 +64,11 @@ func Parse(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil || !strings.Contains(s, "T") {
 		return time.Time{}, ErrInvalid
+	}
+	// An offset can carry a time written within years 0000-9999 outside
+	// them in UTC, and the zero time.Time would read as "no time given".
+	if t.Before(Min) || t.After(Max) {
+		return time.Time{}, ErrOutOfRange
 	}
 	return t.UTC(), nil
 }

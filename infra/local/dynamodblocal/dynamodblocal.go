@@ -83,6 +83,9 @@ func Start(ctx context.Context, opts Options) (*Instance, error) {
 		"-Xms64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
 		"-jar", filepath.Join(dir, "DynamoDBLocal.jar"),
 		"-port", strconv.Itoa(port),
+		// One database whatever the credentials and region of a client: the
+		// tools and the functions may not agree on them.
+		"-sharedDb",
 	}
 	if opts.DBPath != "" {
 		if err := os.MkdirAll(opts.DBPath, 0o755); err != nil {

@@ -83,7 +83,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such resource", requestID, nil)
 		return
 	}
-	claims, err := g.auth.Verify(req.Header.Get("Authorization"))
+	// Two Authorization headers are refused, as API Gateway refuses them,
+	// rather than one of them being picked.
+	authz := req.Header.Values("Authorization")
+	if len(authz) > 1 {
+		authz = []string{""}
+	}
+	claims, err := g.auth.Verify(strings.Join(authz, ""))
 	if err != nil {
 		writeError(w, http.StatusUnauthorized, "unauthorized", err.Error(), requestID,
 			map[string]string{"WWW-Authenticate": `Bearer error="invalid_token"`})

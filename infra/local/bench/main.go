@@ -1,0 +1,187 @@
+// Command bench prints the summary block of `make bench` from the output
+// of its Go benchmarks and the sizes of the Lambda bootstraps:
+//
+//	go run ./infra/local/bench summary -bins build/lambda bench-output.txt...
+//
+// Every figure of the block comes from a benchmark's custom metric (see
+// BENCHMARKS.md for what each means), except binary.max_bytes, the largest
+// bootstrap under -bins as `make build` leaves them. A figure that no input
+// has is an error: the block is never printed with holes.
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] != "summary" {
+		fmt.Fprintln(os.Stderr, "usage: bench summary [-bins build/lambda] bench-output.txt...")
+		os.Exit(2)
+	}
+	fs := flag.NewFlagSet("summary", flag.ExitOnError)
+	bins := fs.String("bins", "build/lambda", "folder of the Lambda bootstraps (<function>/bootstrap)")
+	_ = fs.Parse(os.Args[2:])
+	if err := summary(os.Stdout, *bins, fs.Args()); err != nil {
+		fmt.Fprintln(os.Stderr, "bench summary:", err)
+		os.Exit(1)
+	}
+}
+
+// metric names one custom metric of one benchmark: the benchmark's name
+// without the -GOMAXPROCS suffix, and the metric's unit.
+type metric struct{ bench, unit string }
+
+// line is one line of the summary: its key and where its value comes from.
+type line struct {
+	key  string
+	from metric
+}
+
+// block is the summary of issue 7, in its order.
+var block = []line{
+	{"put.single.wcu_per_event", metric{"BenchmarkPut/single", "WCU/event"}},
+	{"put.batch25.wcu_per_event", metric{"BenchmarkPut/batch25", "WCU/event"}},
+	{"list.page100.rcu", metric{"BenchmarkListPage100", "RCU/op"}},
+	{"aggregate.year_daily.rcu", metric{"BenchmarkAggregate/year_daily_utc", "RCU/op"}},
+	{"aggregate.day_hourly.rcu", metric{"BenchmarkAggregate/day_hourly", "RCU/op"}},
+	{"aggregate.naive_over_counter.rcu_ratio", metric{"BenchmarkAggregateVsNaive", "RCU-ratio"}},
+	{"aggregate.naive_over_counter.time_ratio", metric{"BenchmarkAggregateVsNaive", "time-ratio"}},
+	{"e2e.put.overhead_ratio", metric{"BenchmarkPutOverhead", "overhead-ratio"}},
+	{"handler.put.allocs_per_op", metric{"BenchmarkPutHandler", "allocs/op"}},
+	{"binary.max_bytes", metric{}},
+	{"coldstart.ratio_vs_hello", metric{"BenchmarkColdStart", "ratio"}},
+}
+
+// extra lines follow the block, when their benchmarks ran.
+var extra = []line{
+	{"put.single.local_wcu_per_event", metric{"BenchmarkPut/single", "local-WCU/event"}},
+	{"put.batch25.local_wcu_per_event", metric{"BenchmarkPut/batch25", "local-WCU/event"}},
+	{"put.single_with_key.wcu_per_event", metric{"BenchmarkPut/single_with_key", "WCU/event"}},
+	{"put.batch25_with_request_key.wcu_per_event", metric{"BenchmarkPut/batch25_with_request_key", "WCU/event"}},
+	{"put.batch25_with_event_keys.wcu_per_event", metric{"BenchmarkPut/batch25_with_event_keys", "WCU/event"}},
+	{"aggregate.year_daily_amsterdam.rcu", metric{"BenchmarkAggregate/year_daily_amsterdam", "RCU/op"}},
+	{"aggregate.year_daily_kolkata.rcu", metric{"BenchmarkAggregate/year_daily_kolkata", "RCU/op"}},
+	{"aggregate.naive.rcu", metric{"BenchmarkAggregateVsNaive", "naive-RCU/op"}},
+	{"aggregate.counter.rcu", metric{"BenchmarkAggregateVsNaive", "counter-RCU/op"}},
+	{"e2e.put.api_per_s", metric{"BenchmarkPutOverhead", "api-puts/s"}},
+	{"e2e.put.sdk_per_s", metric{"BenchmarkPutOverhead", "sdk-puts/s"}},
+	{"handler.put.bytes_per_op", metric{"BenchmarkPutHandler", "B/op"}},
+	{"coldstart.put_event_ms", metric{"BenchmarkColdStart", "put-event-ms"}},
+	{"coldstart.hello_ms", metric{"BenchmarkColdStart", "hello-ms"}},
+}
+
+func summary(w io.Writer, binDir string, files []string) error {
+	metrics := map[metric]string{}
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			return err
+		}
+		err = parse(fh, metrics)
+		fh.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+	}
+	sizes, err := binarySizes(binDir)
+	if err != nil {
+		return err
+	}
+	var out []string
+	var missing []string
+	for _, l := range block {
+		if l.key == "binary.max_bytes" {
+			out = append(out, fmt.Sprintf("%s %d", l.key, maxSize(sizes)))
+			continue
+		}
+		v, ok := metrics[l.from]
+		if !ok {
+			missing = append(missing, fmt.Sprintf("%s (%s %s)", l.key, l.from.bench, l.from.unit))
+		}
+		out = append(out, l.key+" "+v)
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("no figure for %s", strings.Join(missing, ", "))
+	}
+	for _, l := range extra {
+		if v, ok := metrics[l.from]; ok {
+			out = append(out, l.key+" "+v)
+		}
+	}
+	names := make([]string, 0, len(sizes))
+	for fn := range sizes {
+		names = append(names, fn)
+	}
+	sort.Strings(names)
+	for _, fn := range names {
+		out = append(out, fmt.Sprintf("binary.%s.bytes %d", fn, sizes[fn]))
+	}
+	_, err = fmt.Fprintln(w, "== summary ==\n"+strings.Join(out, "\n"))
+	return err
+}
+
+// parse reads `go test -bench` output: a result line is the benchmark's
+// name, its iterations, then value-unit pairs. A benchmark reported twice
+// (-count) keeps its last figures.
+func parse(r io.Reader, metrics map[metric]string) error {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") || len(f)%2 != 0 {
+			continue
+		}
+		if _, err := strconv.Atoi(f[1]); err != nil {
+			continue
+		}
+		name := f[0]
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			if _, err := strconv.Atoi(name[i+1:]); err == nil {
+				name = name[:i]
+			}
+		}
+		for i := 2; i+1 < len(f); i += 2 {
+			if _, err := strconv.ParseFloat(f[i], 64); err != nil {
+				return fmt.Errorf("%s: %q is not a number", f[0], f[i])
+			}
+			metrics[metric{name, f[i+1]}] = f[i]
+		}
+	}
+	return sc.Err()
+}
+
+// binarySizes returns the size of each <function>/bootstrap under dir.
+func binarySizes(dir string) (map[string]int64, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*", "bootstrap"))
+	if err != nil {
+		return nil, err
+	}
+	if len(paths) == 0 {
+		return nil, errors.New("no bootstraps under " + dir + " (make build)")
+	}
+	sizes := map[string]int64{}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		sizes[filepath.Base(filepath.Dir(p))] = st.Size()
+	}
+	return sizes, nil
+}
+
+func maxSize(sizes map[string]int64) int64 {
+	var m int64
+	for _, s := range sizes {
+		m = max(m, s)
+	}
+	return m
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSummaryReadsEveryFigureInOrder(t *testing.T) {
+	dir := t.TempDir()
+	for fn, size := range map[string]int{"put-event": 300, "aggregate-events": 700} {
+		if err := os.MkdirAll(filepath.Join(dir, fn), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fn, "bootstrap"), make([]byte, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := `goos: linux
+BenchmarkPut/single-2         	      20	  23386362 ns/op	         7.000 WCU/event	         6.000 local-WCU/event
+BenchmarkPut/batch25-2                 	      20	  30161196 ns/op	         3.160 WCU/event	         0.2400 local-WCU/event
+BenchmarkListPage100-2                          	      20	   9438430 ns/op	        12.00 RCU/op
+BenchmarkAggregate/year_daily_utc-2             	      20	  77700603 ns/op	        12.50 RCU/op
+BenchmarkAggregate/day_hourly-2                 	      20	   1445795 ns/op	         0.5000 RCU/op
+BenchmarkAggregateVsNaive-2                     	      20	 381457574 ns/op	       726.0 RCU-ratio	         0.5000 counter-RCU/op	       363.0 naive-RCU/op	        84.53 time-ratio
+BenchmarkPutOverhead-2   	      20	 227555726 ns/op	       167.8 api-puts/s	         1.120 overhead-ratio	       188.0 sdk-puts/s
+BenchmarkPutHandler-2   	    5000	     42702 ns/op	   17503 B/op	     195 allocs/op
+BenchmarkColdStart-2   	      21	  10013175 ns/op	         2.639 hello-ms	         5.090 put-event-ms	         1.929 ratio
+PASS
+`
+	file := filepath.Join(dir, "bench.txt")
+	if err := os.WriteFile(file, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	if err := summary(&got, dir, []string{file}); err != nil {
+		t.Fatal(err)
+	}
+	want := `== summary ==
+put.single.wcu_per_event 7.000
+put.batch25.wcu_per_event 3.160
+list.page100.rcu 12.00
+aggregate.year_daily.rcu 12.50
+aggregate.day_hourly.rcu 0.5000
+aggregate.naive_over_counter.rcu_ratio 726.0
+aggregate.naive_over_counter.time_ratio 84.53
+e2e.put.overhead_ratio 1.120
+handler.put.allocs_per_op 195
+binary.max_bytes 700
+coldstart.ratio_vs_hello 1.929
+`
+	if !strings.HasPrefix(got.String(), want) {
+		t.Fatalf("got\n%s\nwant it to begin with\n%s", got.String(), want)
+	}
+	if !strings.Contains(got.String(), "\nbinary.put-event.bytes 300\n") {
+		t.Errorf("got\n%s\nwant a line per bootstrap", got.String())
+	}
+}
+
+func TestSummaryRefusesMissingFigures(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "put-event"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "put-event", "bootstrap"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "bench.txt")
+	if err := os.WriteFile(file, []byte("BenchmarkPut/single-2 20 1 ns/op 7.000 WCU/event\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := summary(&strings.Builder{}, dir, []string{file})
+	if err == nil || !strings.Contains(err.Error(), "put.batch25.wcu_per_event") {
+		t.Fatalf("err = %v, want one naming the missing figures", err)
+	}
+}

@@ -47,14 +47,9 @@ func (f *Function) deleteEvents(ctx context.Context, r *Request) (Response, erro
 	if tok, ok, err := p.one("pageToken"); err != nil {
 		return Response{}, err
 	} else if ok {
-		signer, err := f.pageTokens(ctx)
+		cursor, err := f.pageCursor(ctx, binding, tok)
 		if err != nil {
 			return Response{}, err
-		}
-		cursor, derr := signer.Decode(binding, tok)
-		if derr != nil || !eventstore.ValidEventID(cursor) {
-			return Response{}, &Error{Status: http.StatusBadRequest, Code: CodeInvalidPageToken, Parameter: "pageToken",
-				Message: "pageToken: not a token issued for this query"}
 		}
 		q.After = cursor
 	}

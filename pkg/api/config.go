@@ -89,7 +89,7 @@ const (
 // secret arn, with the SDK configuration of the function. Only the
 // functions that page (list-events, delete-event) pass one to NewFromEnv:
 // the Secrets Manager client is then linked into their binaries alone.
-type SecretKeys func(cfg aws.Config, arn string) func(ctx context.Context) (*pagetoken.Signer, error)
+type SecretKeys func(cfg aws.Config, arn string) pagetoken.Source
 
 // NewFromEnv builds a function from its environment, as main does: the SDK
 // clients once, with timeouts that end a request before Lambda does.
@@ -120,7 +120,8 @@ func NewFromEnv(ctx context.Context, name string, secretKeys SecretKeys) (*Funct
 		if secretKeys == nil {
 			return nil, fmt.Errorf("PAGE_TOKEN_SECRET_ARN is set, but %s is built without a Secrets Manager client", name)
 		}
-		deps.PageTokens = secretKeys(awsCfg, c.PageTokenSecretARN)
+		src := secretKeys(awsCfg, c.PageTokenSecretARN)
+		deps.PageTokens, deps.ReloadPageTokens = src.Signer, src.Reload
 	default:
 		// No key configured: tokens are good for this instance only.
 		deps.Logger.Warn("no PAGE_TOKEN_KEY or PAGE_TOKEN_SECRET_ARN; page tokens will not survive a cold start")

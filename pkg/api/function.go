@@ -29,6 +29,9 @@ type Deps struct {
 	// PageTokens returns the signer for page tokens; it may load its key on
 	// first use, so that functions that never page pay nothing at start.
 	PageTokens func(ctx context.Context) (*pagetoken.Signer, error)
+	// ReloadPageTokens, when set, reads the keys again for a token signed
+	// with a key PageTokens' signer lacks (another instance rotated first).
+	ReloadPageTokens func(ctx context.Context) (*pagetoken.Signer, error)
 	Logger     *slog.Logger
 	// Now replaces the clock, for tests.
 	Now func() time.Time

@@ -2,7 +2,10 @@ package api
 
 import (
 	"context"
+	"errors"
+	"net/http"
 
+	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/pagetoken"
 )
 
@@ -11,4 +14,26 @@ func (f *Function) pageTokens(ctx context.Context) (*pagetoken.Signer, error) {
 		return nil, errNoPageTokens
 	}
 	return f.deps.PageTokens(ctx)
+}
+
+// pageCursor reads a page token issued for binding. A token of a key this
+// instance does not have yet makes it read the keys once more: after a
+// rotation, another instance may sign with the new key first.
+func (f *Function) pageCursor(ctx context.Context, binding, token string) (string, error) {
+	signer, err := f.pageTokens(ctx)
+	if err != nil {
+		return "", err
+	}
+	cursor, err := signer.Decode(binding, token)
+	if errors.Is(err, pagetoken.ErrUnknownKey) && f.deps.ReloadPageTokens != nil {
+		if signer, err = f.deps.ReloadPageTokens(ctx); err != nil {
+			return "", err
+		}
+		cursor, err = signer.Decode(binding, token)
+	}
+	if err != nil || !eventstore.ValidEventID(cursor) {
+		return "", &Error{Status: http.StatusBadRequest, Code: CodeInvalidPageToken, Parameter: "pageToken",
+			Message: "pageToken: not a token issued for this query"}
+	}
+	return cursor, nil
 }

@@ -1,11 +1,15 @@
 package api
 
 import (
+	"bytes"
+	"context"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
+	"github.com/fleetlog/device-events/pkg/pagetoken"
+	"github.com/fleetlog/device-events/pkg/routes"
 )
 
 func TestKindOfTellsThePayloadsApart(t *testing.T) {
@@ -95,5 +99,26 @@ func TestAggregateRangesDefaultToTheLastBuckets(t *testing.T) {
 				t.Fatalf("%d buckets (%v), want %d", len(b)-1, err, tc.buckets)
 			}
 		})
+	}
+}
+
+func TestAPageTokenOfAKeyNotLoadedYetIsReadAfterAReload(t *testing.T) {
+	old, _ := pagetoken.NewSigner(bytes.Repeat([]byte{1}, 32))
+	rotated, _ := pagetoken.NewSigner(bytes.Repeat([]byte{2}, 32), bytes.Repeat([]byte{1}, 32))
+	tok := rotated.Encode("q", "01JDB7Z6Q3N6V6ZJ8Y3W4K2M1T")
+	reloads := 0
+	f, err := New(routes.ListEvents, Deps{
+		PageTokens:       func(context.Context) (*pagetoken.Signer, error) { return old, nil },
+		ReloadPageTokens: func(context.Context) (*pagetoken.Signer, error) { reloads++; return rotated, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.pageCursor(context.Background(), "q", tok); err != nil || got != "01JDB7Z6Q3N6V6ZJ8Y3W4K2M1T" || reloads != 1 {
+		t.Fatalf("pageCursor = %q, %v after %d reloads; want the cursor after 1", got, err, reloads)
+	}
+	forged := tok[:len(tok)-2] + "AA"
+	if _, err := f.pageCursor(context.Background(), "q", forged); err == nil {
+		t.Fatal("an edited token was accepted")
 	}
 }

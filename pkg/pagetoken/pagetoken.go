@@ -10,6 +10,7 @@
 package pagetoken
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -19,6 +20,37 @@ import (
 // ErrInvalid is returned for a token that was not issued for this query by
 // one of the signer's keys.
 var ErrInvalid = errors.New("invalid page token")
+
+// ErrUnknownKey is the ErrInvalid of a well-formed token whose key id none
+// of the signer's keys has: it may be signed with a key this instance has
+// not loaded yet (see Source.Reload). errors.Is(ErrUnknownKey, ErrInvalid).
+var ErrUnknownKey error = unknownKey{}
+
+type unknownKey struct{}
+
+func (unknownKey) Error() string          { return "invalid page token: signed with an unknown key" }
+func (unknownKey) Is(target error) bool { return target == ErrInvalid }
+
+// ErrKeyUnavailable wraps the failure to load the keys at all: the caller
+// should answer "unavailable" and let the client retry.
+var ErrKeyUnavailable = errors.New("page-token key unavailable")
+
+// Source gives the signer of the moment.
+type Source interface {
+	Signer(ctx context.Context) (*Signer, error)
+	// Reload reads the keys again, for a token signed with a key the signer
+	// does not have: another instance may have seen a rotation first. A
+	// source may answer from its cache when it reloaded a moment ago.
+	Reload(ctx context.Context) (*Signer, error)
+}
+
+// Static is a Source of one signer that never changes.
+func Static(s *Signer) Source { return static{s} }
+
+type static struct{ s *Signer }
+
+func (s static) Signer(context.Context) (*Signer, error) { return s.s, nil }
+func (s static) Reload(context.Context) (*Signer, error) { return s.s, nil }
 
 const (
 	version = 1
@@ -85,10 +117,18 @@ func (s *Signer) Decode(query, token string) (string, error) {
 		return "", ErrInvalid
 	}
 	body, sig := raw[:len(raw)-macLen], raw[len(raw)-macLen:]
+	known := false
 	for _, k := range s.keys {
-		if hmac.Equal(body[1:1+idLen], keyID(k)) && hmac.Equal(sig, mac(k, query, body)) {
+		if !hmac.Equal(body[1:1+idLen], keyID(k)) {
+			continue
+		}
+		known = true
+		if hmac.Equal(sig, mac(k, query, body)) {
 			return string(body[1+idLen:]), nil
 		}
+	}
+	if !known {
+		return "", ErrUnknownKey
 	}
 	return "", ErrInvalid
 }

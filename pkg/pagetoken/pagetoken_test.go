@@ -55,3 +55,15 @@ func TestTokensOfThePreviousKeyStayValidAfterRotation(t *testing.T) {
 		t.Fatalf("once the old key is dropped: %v, want ErrInvalid", err)
 	}
 }
+
+func TestATokenOfAKeyTheSignerLacksIsErrUnknownKey(t *testing.T) {
+	newer, _ := NewSigner(keyB)
+	tok := newer.Encode("q", "c")
+	older, _ := NewSigner(keyA)
+	if _, err := older.Decode("q", tok); !errors.Is(err, ErrUnknownKey) || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a token of another key: %v, want ErrUnknownKey (which is ErrInvalid)", err)
+	}
+	if _, err := newer.Decode("other query", tok); errors.Is(err, ErrUnknownKey) || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a known key, another query: %v, want plain ErrInvalid", err)
+	}
+}

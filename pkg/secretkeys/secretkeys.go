@@ -18,36 +18,75 @@ import (
 	"github.com/fleetlog/device-events/pkg/pagetoken"
 )
 
-// PageTokens returns the loader of the page-token keys held in the secret
-// arn: it reads them on first use, not at start, and again every refresh.
-// It has the type of api.SecretKeys.
-func PageTokens(cfg aws.Config, arn string) func(ctx context.Context) (*pagetoken.Signer, error) {
-	return (&keys{client: secretsmanager.NewFromConfig(cfg), arn: arn}).load
+// PageTokens returns the page-token keys held in the secret arn as a
+// pagetoken.Source: read on first use, not at start, and again every
+// refresh. It has the type of api.SecretKeys.
+func PageTokens(cfg aws.Config, arn string) pagetoken.Source {
+	return &keys{client: secretsmanager.NewFromConfig(cfg), arn: arn, now: time.Now}
 }
 
-// keys loads the page-token keys on first use and again every refresh: the
-// current version signs, the previous one still verifies, so tokens issued
-// before a rotation keep working.
+// keys loads the page-token keys: the current version signs, the previous
+// one still verifies, so tokens issued before a rotation keep working.
 type keys struct {
 	client interface {
 		GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 	}
 	arn string
+	now func() time.Time
 
-	mu     sync.Mutex
-	cached *pagetoken.Signer
-	loaded time.Time
+	mu      sync.Mutex
+	cached  *pagetoken.Signer
+	tried   time.Time // the last read, whether it worked or not
+	current string    // the AWSCURRENT value the cache holds
 }
 
-const refresh = 5 * time.Minute
+const (
+	// refresh is how long the keys are used before they are read again.
+	refresh = 5 * time.Minute
+	// minReload spaces reads forced by a token of an unknown key, or made
+	// while Secrets Manager fails, so that neither forged tokens nor an
+	// outage turn every request into a Secrets Manager call.
+	minReload = 30 * time.Second
+)
 
-func (k *keys) load(ctx context.Context) (*pagetoken.Signer, error) {
+// Signer returns the signer, reading the keys when the cache is older than
+// refresh.
+func (k *keys) Signer(ctx context.Context) (*pagetoken.Signer, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.cached != nil && time.Since(k.loaded) < refresh {
+	if k.cached != nil && k.now().Sub(k.tried) < refresh {
 		return k.cached, nil
 	}
-	var keys [][]byte
+	return k.read(ctx)
+}
+
+// Reload reads the keys now, unless it read them less than minReload ago.
+func (k *keys) Reload(ctx context.Context) (*pagetoken.Signer, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.cached != nil && k.now().Sub(k.tried) < minReload {
+		return k.cached, nil
+	}
+	return k.read(ctx)
+}
+
+// read reads the keys. While it fails it serves the keys it has, if any,
+// and tries again after minReload.
+func (k *keys) read(ctx context.Context) (*pagetoken.Signer, error) {
+	signer, current, err := k.fetch(ctx)
+	if err != nil {
+		if k.cached != nil {
+			k.tried = k.now().Add(minReload - refresh) // try again in minReload
+			return k.cached, nil
+		}
+		return nil, fmt.Errorf("%w: %w", pagetoken.ErrKeyUnavailable, err)
+	}
+	k.cached, k.current, k.tried = signer, current, k.now()
+	return signer, nil
+}
+
+func (k *keys) fetch(ctx context.Context) (*pagetoken.Signer, string, error) {
+	var values []string
 	for _, stage := range []string{"AWSCURRENT", "AWSPREVIOUS"} {
 		out, err := k.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(k.arn), VersionStage: aws.String(stage)})
 		var nf *types.ResourceNotFoundException
@@ -55,17 +94,17 @@ func (k *keys) load(ctx context.Context) (*pagetoken.Signer, error) {
 			break
 		}
 		if err != nil {
-			if k.cached != nil {
-				return k.cached, nil // keep serving with the keys we have
-			}
-			return nil, fmt.Errorf("page-token key: %w", err)
+			return nil, "", fmt.Errorf("read %s: %w", stage, err)
 		}
-		keys = append(keys, []byte(aws.ToString(out.SecretString)))
+		values = append(values, aws.ToString(out.SecretString))
+	}
+	keys := make([][]byte, len(values))
+	for i, v := range values {
+		keys[i] = []byte(v)
 	}
 	s, err := pagetoken.NewSigner(keys...)
 	if err != nil {
-		return nil, err
+		return nil, "", fmt.Errorf("the secret is not a usable key: %w", err)
 	}
-	k.cached, k.loaded = s, time.Now()
-	return s, nil
+	return s, values[0], nil
 }

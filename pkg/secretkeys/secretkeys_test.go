@@ -1,76 +1,215 @@
 package secretkeys
 
 import (
-	"context"
+	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/fleetlog/device-events/pkg/pagetoken"
 )
 
-// fakeSecrets holds a secret's versions by stage; err, when set, fails
-// every call.
-type fakeSecrets struct {
-	stages map[string]string
-	err    error
+// The page-token keys, as a Secrets Manager rotation stages them.
+var (
+	keyBefore = strings.Repeat("k1", 16)
+	keyAfter  = strings.Repeat("k2", 16)
+)
+
+const (
+	tokenQuery  = `v1|d1||0|0|""|[]|[]|false`
+	tokenCursor = "01JDB7Z6Q3N6V6ZJ8Y3W4K2M1T"
+)
+
+// TestPageTokenKeysFromSecretsManager runs the loader the paging functions
+// use against a fake Secrets Manager behind the SDK (so the SDK's own
+// encoding and error decoding run). Each case runs in a synctest bubble:
+// its clock is fake, so passing the refresh interval takes no time.
+func TestPageTokenKeysFromSecretsManager(t *testing.T) {
+	cases := []struct {
+		name string
+		run  func(t *testing.T, sm *fakeSecretsManager, src pagetoken.Source)
+	}{
+		{"tokens issued under the previous key still decode after a rotation", func(t *testing.T, sm *fakeSecretsManager, src pagetoken.Source) {
+			before := mustSigner(t, src)
+			tok := before.Encode(tokenQuery, tokenCursor)
+			sm.rotate(keyAfter)
+			time.Sleep(refresh)
+			after := mustSigner(t, src)
+			if got, err := after.Decode(tokenQuery, tok); err != nil || got != tokenCursor {
+				t.Fatalf("after the rotation, a token of the previous key: %q, %v; want %q", got, err, tokenCursor)
+			}
+			if newTok := after.Encode(tokenQuery, tokenCursor); newTok == tok {
+				t.Fatalf("after the rotation, tokens are still signed with the previous key")
+			}
+			cold := PageTokens(sm.config(), sm.arn) // a cold start reads both stages too
+			if got, err := mustSigner(t, cold).Decode(tokenQuery, tok); err != nil || got != tokenCursor {
+				t.Fatalf("a cold start after the rotation, a token of the previous key: %q, %v; want %q", got, err, tokenCursor)
+			}
+		}},
+		{"the key is read again only once the refresh interval has passed", func(t *testing.T, sm *fakeSecretsManager, src pagetoken.Source) {
+			tok := mustSigner(t, src).Encode(tokenQuery, tokenCursor)
+			calls := sm.calls
+			sm.rotate(keyAfter)
+			time.Sleep(refresh - time.Second)
+			if s := mustSigner(t, src); sm.calls != calls || s.Encode(tokenQuery, tokenCursor) != tok {
+				t.Fatalf("before the refresh interval: %d calls to Secrets Manager, want %d, and the cached key", sm.calls, calls)
+			}
+			time.Sleep(time.Second)
+			if s := mustSigner(t, src); sm.calls == calls || s.Encode(tokenQuery, tokenCursor) == tok {
+				t.Fatalf("once the refresh interval passed: %d calls to Secrets Manager, want more than %d, and the new key", sm.calls, calls)
+			}
+		}},
+		{"a token of a key not loaded yet is read after one reload", func(t *testing.T, sm *fakeSecretsManager, lagging pagetoken.Source) {
+			mustSigner(t, lagging) // this instance loaded the keys before the rotation
+			sm.rotate(keyAfter)
+			time.Sleep(minReload)
+			tok := mustSigner(t, PageTokens(sm.config(), sm.arn)).Encode(tokenQuery, tokenCursor) // another one after it
+			if _, err := mustSigner(t, lagging).Decode(tokenQuery, tok); !errors.Is(err, pagetoken.ErrUnknownKey) {
+				t.Fatalf("before the reload: %v, want ErrUnknownKey", err)
+			}
+			s, err := lagging.Reload(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Decode(tokenQuery, tok); err != nil || got != tokenCursor {
+				t.Fatalf("after the reload: %q, %v; want %q", got, err, tokenCursor)
+			}
+		}},
+		{"reloads are spaced, so forged tokens cannot make every request read the secret", func(t *testing.T, sm *fakeSecretsManager, src pagetoken.Source) {
+			mustSigner(t, src)
+			time.Sleep(minReload)
+			calls := sm.calls
+			for i := 0; i < 5; i++ {
+				if _, err := src.Reload(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := sm.calls - calls; got != 2 { // one read: AWSCURRENT and AWSPREVIOUS
+				t.Fatalf("five reloads in a row made %d calls, want 2", got)
+			}
+		}},
+		{"a Secrets Manager failure after a first load keeps serving the cached keys, without asking at every request", func(t *testing.T, sm *fakeSecretsManager, src pagetoken.Source) {
+			tok := mustSigner(t, src).Encode(tokenQuery, tokenCursor)
+			for _, fail := range []failure{failDown, failDenied} {
+				sm.fail = fail
+				time.Sleep(refresh)
+				calls := sm.calls
+				for i := 0; i < 3; i++ {
+					if got, err := mustSigner(t, src).Decode(tokenQuery, tok); err != nil || got != tokenCursor {
+						t.Fatalf("with Secrets Manager failing (%s), a token of the cached key: %q, %v; want %q", fail, got, err, tokenCursor)
+					}
+				}
+				if sm.calls-calls != 1 {
+					t.Fatalf("with Secrets Manager failing (%s): %d calls for three requests, want 1", fail, sm.calls-calls)
+				}
+			}
+		}},
+		{"a secret that is no usable key keeps the keys already read", func(t *testing.T, sm *fakeSecretsManager, src pagetoken.Source) {
+			tok := mustSigner(t, src).Encode(tokenQuery, tokenCursor)
+			sm.rotate("short")
+			time.Sleep(refresh)
+			if got, err := mustSigner(t, src).Decode(tokenQuery, tok); err != nil || got != tokenCursor {
+				t.Fatalf("after a bad rotation: %q, %v; want the cached keys", got, err)
+			}
+		}},
+		{"a Secrets Manager failure before any load is ErrKeyUnavailable, and the next load retries", func(t *testing.T, sm *fakeSecretsManager, src pagetoken.Source) {
+			sm.fail = failDown
+			s, err := src.Signer(t.Context())
+			if s != nil || !errors.Is(err, pagetoken.ErrKeyUnavailable) || !errors.Is(err, errSecretsManagerDown) {
+				t.Fatalf("with Secrets Manager down from the start: %v, %v; want no signer and ErrKeyUnavailable wrapping the failure", s, err)
+			}
+			sm.fail = failNone
+			mustSigner(t, src)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				sm := &fakeSecretsManager{arn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:page-token-key-AbCdEf",
+					stages: map[string]string{"AWSCURRENT": keyBefore}}
+				tc.run(t, sm, PageTokens(sm.config(), sm.arn))
+			})
+		})
+	}
+}
+
+func mustSigner(t *testing.T, src pagetoken.Source) *pagetoken.Signer {
+	t.Helper()
+	s, err := src.Signer(t.Context())
+	if err != nil {
+		t.Fatalf("loading the page-token keys: %v", err)
+	}
+	return s
+}
+
+type failure string
+
+const (
+	failNone   failure = ""
+	failDown   failure = "unreachable"
+	failDenied failure = "access denied"
+)
+
+var errSecretsManagerDown = errors.New("dial tcp: connect: connection refused")
+
+// fakeSecretsManager answers GetSecretValue as Secrets Manager does, from
+// the versions staged in stages, in the process: it is the SDK's HTTP
+// client, so the SDK's own encoding and error decoding run.
+type fakeSecretsManager struct {
+	arn    string
+	stages map[string]string // staging label -> secret string
+	fail   failure
 	calls  int
 }
 
-func (f *fakeSecrets) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+// rotate stages a new key as Secrets Manager's rotation does: the new
+// version becomes AWSCURRENT, the one before AWSPREVIOUS.
+func (f *fakeSecretsManager) rotate(key string) {
+	f.stages["AWSPREVIOUS"], f.stages["AWSCURRENT"] = f.stages["AWSCURRENT"], key
+}
+
+func (f *fakeSecretsManager) config() aws.Config {
+	return aws.Config{Region: "eu-west-1", HTTPClient: f,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+		Retryer:     func() aws.Retryer { return aws.NopRetryer{} }}
+}
+
+func (f *fakeSecretsManager) Do(r *http.Request) (*http.Response, error) {
 	f.calls++
-	if f.err != nil {
-		return nil, f.err
+	switch f.fail {
+	case failDown:
+		return nil, errSecretsManagerDown
+	case failDenied:
+		return f.answer(r, http.StatusBadRequest, map[string]string{"__type": "AccessDeniedException", "message": "not authorized to perform secretsmanager:GetSecretValue"})
 	}
-	v, ok := f.stages[aws.ToString(in.VersionStage)]
+	if got := r.Header.Get("X-Amz-Target"); got != "secretsmanager.GetSecretValue" {
+		return f.answer(r, http.StatusBadRequest, map[string]string{"__type": "InvalidRequestException", "message": "unexpected " + got})
+	}
+	var in struct{ SecretId, VersionStage string }
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.SecretId != f.arn {
+		return f.answer(r, http.StatusBadRequest, map[string]string{"__type": "InvalidParameterException", "message": "bad request"})
+	}
+	v, ok := f.stages[in.VersionStage]
 	if !ok {
-		return nil, &types.ResourceNotFoundException{Message: aws.String("no such version")}
+		return f.answer(r, http.StatusBadRequest, map[string]string{"__type": "ResourceNotFoundException",
+			"message": "Secrets Manager can't find the specified secret value for staging label: " + in.VersionStage})
 	}
-	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(v)}, nil
+	return f.answer(r, http.StatusOK, map[string]any{"ARN": f.arn, "Name": "page-token-key", "SecretString": v,
+		"VersionId": in.VersionStage + "-version", "VersionStages": []string{in.VersionStage}})
 }
 
-const (
-	current  = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-	previous = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
-)
-
-func TestTokensOfThePreviousKeyStillVerify(t *testing.T) {
-	ctx := context.Background()
-	old := &keys{client: &fakeSecrets{stages: map[string]string{"AWSCURRENT": previous}}, arn: "arn"}
-	oldSigner, err := old.load(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := oldSigner.Encode("query", "cursor")
-	rotated := &keys{client: &fakeSecrets{stages: map[string]string{"AWSCURRENT": current, "AWSPREVIOUS": previous}}, arn: "arn"}
-	s, err := rotated.load(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := s.Decode("query", tok); err != nil || got != "cursor" {
-		t.Fatalf("a token of the previous key: %q, %v; want it accepted", got, err)
-	}
-}
-
-func TestKeysAreReadOnceAndKeptWhenSecretsManagerFails(t *testing.T) {
-	ctx := context.Background()
-	fake := &fakeSecrets{stages: map[string]string{"AWSCURRENT": current}}
-	k := &keys{client: fake, arn: "arn"}
-	first, err := k.load(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := k.load(ctx); err != nil || fake.calls != 2 { // AWSCURRENT, and AWSPREVIOUS not found
-		t.Fatalf("second load: %v after %d calls; want the cached keys after 2", err, fake.calls)
-	}
-	k.loaded = k.loaded.Add(-2 * refresh)
-	fake.err = errors.New("unreachable")
-	if s, err := k.load(ctx); err != nil || s != first {
-		t.Fatalf("load with Secrets Manager down: %v, %v; want the keys already read", s, err)
-	}
-	empty := &keys{client: &fakeSecrets{err: errors.New("unreachable")}, arn: "arn"}
-	if _, err := empty.load(ctx); err == nil {
-		t.Fatal("load with no keys and Secrets Manager down: no error")
-	}
+func (f *fakeSecretsManager) answer(r *http.Request, status int, body any) (*http.Response, error) {
+	b, _ := json.Marshal(body)
+	return &http.Response{StatusCode: status, Status: http.StatusText(status), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:  http.Header{"Content-Type": {"application/x-amz-json-1.1"}},
+		Body:    io.NopCloser(bytes.NewReader(b)),
+		Request: r, ContentLength: int64(len(b))}, nil
 }

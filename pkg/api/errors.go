@@ -95,7 +95,9 @@ func asError(err error) (*Error, bool) {
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "concurrent changes collided; retry the request"}, true
 	case errors.Is(err, eventstore.ErrThrottled):
 		return &Error{Status: http.StatusTooManyRequests, Code: CodeThrottled, Message: "storage is throttling requests; retry later", RetryAfter: defaultRetryThrottled}, true
-	case errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	// A deadline or a cancellation is the storage not answering in time
+	// (or the caller gone); either way a retry may succeed.
+	case errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "storage is unavailable; retry later", RetryAfter: defaultRetryDown}, true
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: internalErrorMessage}, false

@@ -32,7 +32,7 @@ type Deps struct {
 	// ReloadPageTokens, when set, reads the keys again for a token signed
 	// with a key PageTokens' signer lacks (another instance rotated first).
 	ReloadPageTokens func(ctx context.Context) (*pagetoken.Signer, error)
-	Logger     *slog.Logger
+	Logger           *slog.Logger
 	// Now replaces the clock, for tests.
 	Now func() time.Time
 }

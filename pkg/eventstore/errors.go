@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
@@ -46,12 +47,27 @@ func classify(err error) error {
 	}
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) {
+		// A transaction is cancelled as a whole; the reasons say which of
+		// its items stopped it. Conditions that failed are the caller's to
+		// read before classifying; what is left is capacity or a collision.
+		conflict := false
 		for _, r := range tce.CancellationReasons {
-			if r.Code != nil && *r.Code == "ThrottlingError" {
+			switch aws.ToString(r.Code) {
+			case "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded":
 				return &storeError{ErrThrottled, err}
+			case "TransactionConflict":
+				conflict = true
 			}
 		}
+		if conflict {
+			return &storeError{ErrConflict, err}
+		}
 		return err
+	}
+	// A single-item write to an item a transaction is writing.
+	var tconf *types.TransactionConflictException
+	if errors.As(err, &tconf) {
+		return &storeError{ErrConflict, err}
 	}
 	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err).Bool() {
 		return &storeError{ErrThrottled, err}
@@ -80,7 +96,7 @@ func classify(err error) error {
 		return err
 	}
 	var netErr net.Error
-	if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return &storeError{ErrUnavailable, err}
 	}
 	var oe *smithy.OperationError

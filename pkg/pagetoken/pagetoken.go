@@ -28,7 +28,7 @@ var ErrUnknownKey error = unknownKey{}
 
 type unknownKey struct{}
 
-func (unknownKey) Error() string          { return "invalid page token: signed with an unknown key" }
+func (unknownKey) Error() string        { return "invalid page token: signed with an unknown key" }
 func (unknownKey) Is(target error) bool { return target == ErrInvalid }
 
 // ErrKeyUnavailable wraps the failure to load the keys at all: the caller

@@ -23,6 +23,7 @@ import (
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/pagetoken"
+	"github.com/fleetlog/device-events/pkg/xraytrace"
 )
 
 // Config is what a function reads from its environment:
@@ -101,6 +102,9 @@ func NewFromEnv(ctx context.Context, name string, secretKeys SecretKeys) (*Funct
 	if err != nil {
 		return nil, err
 	}
+	if err := xraytrace.Setup(); err != nil {
+		return nil, err
+	}
 	db, awsCfg, err := DynamoDB(ctx, c.Endpoint)
 	if err != nil {
 		return nil, err
@@ -176,6 +180,7 @@ func configFromEnv(endpoint string) (aws.Config, error) {
 		},
 		Logger: logging.NewStandardLogger(os.Stderr),
 	}
+	xraytrace.Instrument(&cfg)
 	id, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
 	switch {
 	case id != "" && secret != "":

@@ -21,6 +21,7 @@ import (
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/pagetoken"
 	"github.com/fleetlog/device-events/pkg/routes"
+	"github.com/fleetlog/device-events/pkg/xraytrace"
 )
 
 // Deps are what the handlers need from outside.
@@ -92,6 +93,7 @@ func (f *Function) Name() string { return f.name }
 // Invoke is the Lambda handler: it takes any payload the function may be
 // sent and answers in the same kind.
 func (f *Function) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
+	ctx = xraytrace.Start(ctx)
 	if e, ok := decodeHTTPAPI(payload); ok {
 		r, rerr := fromHTTPAPI(e)
 		return f.serve(ctx, r, rerr).httpAPI(), nil
@@ -125,17 +127,18 @@ func invokeError(code, message string) error {
 }
 
 // serve runs one API request through routing, authorization and its
-// handler, and logs one line for it.
+// handler, and writes one log line for it, which also carries the
+// request's metrics (see metrics.go).
 func (f *Function) serve(ctx context.Context, r *Request, rerr *Error) Response {
 	start := time.Now()
-	resp, cause := f.dispatch(ctx, r, rerr)
+	ctx, m := withMetrics(ctx)
+	resp, code, cause := f.dispatch(ctx, r, rerr)
+	took := time.Since(start)
 	level := slog.LevelInfo
-	// Attrs rather than alternating arguments: no value is boxed, which
-	// was a tenth of a put's allocations.
-	var buf [7]slog.Attr
+	var buf [20]slog.Attr // on the stack: a put's log line allocates little
 	attrs := append(buf[:0],
 		slog.String("route", r.Route.Key()), slog.String("method", r.Method),
-		slog.Int("status", resp.Status), slog.Int64("durationMs", time.Since(start).Milliseconds()),
+		slog.Int("status", resp.Status), slog.Int64("durationMs", took.Milliseconds()),
 		slog.String("apiRequestId", r.RequestID),
 	)
 	if d := r.PathParams["deviceId"]; d != "" {
@@ -145,31 +148,33 @@ func (f *Function) serve(ctx context.Context, r *Request, rerr *Error) Response 
 		level = slog.LevelError
 		attrs = append(attrs, slog.String("error", cause.Error()))
 	}
+	attrs = appendEMF(attrs, m, f.name, resp.Status, code, took)
 	f.deps.Logger.LogAttrs(ctx, level, "request", attrs...)
 	return resp
 }
 
-// dispatch returns the answer and, for a 5xx, the cause to log.
-func (f *Function) dispatch(ctx context.Context, r *Request, rerr *Error) (Response, error) {
+// dispatch returns the answer, its error code ("" on success) and, for a
+// 5xx, the cause to log.
+func (f *Function) dispatch(ctx context.Context, r *Request, rerr *Error) (Response, string, error) {
 	if rerr != nil {
-		return errorResponse(rerr, r.RequestID), nil
+		return errorResponse(rerr, r.RequestID), rerr.Code, nil
 	}
 	h, ok := f.handlers[r.Route.Key()]
 	if !ok {
-		return errorResponse(&Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such resource"}, r.RequestID), nil
+		return errorResponse(&Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such resource"}, r.RequestID), CodeNotFound, nil
 	}
 	if err := authorize(r); err != nil {
-		return errorResponse(err, r.RequestID), nil
+		return errorResponse(err, r.RequestID), err.Code, nil
 	}
 	resp, err := h(ctx, r)
 	if err == nil {
-		return resp, nil
+		return resp, "", nil
 	}
 	e, ours := asError(err)
 	if !ours || e.Status >= 500 {
-		return errorResponse(e, r.RequestID), err
+		return errorResponse(e, r.RequestID), e.Code, err
 	}
-	return errorResponse(e, r.RequestID), nil
+	return errorResponse(e, r.RequestID), e.Code, nil
 }
 
 func (f *Function) notImplemented(context.Context, *Request) (Response, error) {

@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/ingest"
@@ -85,19 +87,37 @@ func answer(res eventstore.PutResult) putAnswer {
 // device(s) itself. Errors are Lambda function errors whose type is the
 // contract's error code.
 func (f *Function) putDirect(ctx context.Context, payload []byte) (any, error) {
-	in, err := ingest.Decode(payload, "")
-	if err == nil {
-		var res eventstore.PutResult
-		if res, err = f.deps.Store.Put(ctx, eventstore.PutRequest{Events: in.Events}); err == nil {
-			f.deps.Logger.InfoContext(ctx, "direct put", "events", len(res.Events), "device", res.Events[0].DeviceID)
-			return answer(res), nil
+	start := time.Now()
+	ctx, m := withMetrics(ctx)
+	res, err := f.directPut(ctx, payload)
+	var buf [16]slog.Attr
+	attrs := buf[:0]
+	status, code, level := http.StatusOK, "", slog.LevelInfo
+	if err != nil {
+		e, ours := asError(err)
+		status, code = e.Status, e.Code
+		if !ours || e.Status >= 500 {
+			level = slog.LevelError
+			attrs = append(attrs, slog.String("error", err.Error()))
 		}
+		err = invokeError(e.Code, e.Message)
+	} else {
+		attrs = append(attrs, slog.Int("events", len(res.Events)), slog.String("deviceId", res.Events[0].DeviceID))
 	}
-	e, ours := asError(err)
-	if !ours || e.Status >= 500 {
-		f.deps.Logger.ErrorContext(ctx, "direct put failed", "error", err.Error())
+	attrs = appendEMF(attrs, m, f.name, status, code, time.Since(start))
+	f.deps.Logger.LogAttrs(ctx, level, "direct put", attrs...)
+	if err != nil {
+		return nil, err
 	}
-	return nil, invokeError(e.Code, e.Message)
+	return answer(res), nil
+}
+
+func (f *Function) directPut(ctx context.Context, payload []byte) (eventstore.PutResult, error) {
+	in, err := ingest.Decode(payload, "")
+	if err != nil {
+		return eventstore.PutResult{}, err
+	}
+	return f.deps.Store.Put(ctx, eventstore.PutRequest{Events: in.Events})
 }
 
 // jsonContent accepts a JSON body: no Content-Type, the given types,

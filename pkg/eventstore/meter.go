@@ -7,12 +7,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// Meter adds up the capacity units DynamoDB reports for the calls made with
-// a context that carries it (see WithMeter): for metrics and benchmarks.
+// Meter adds up what the store did for the calls made with a context that
+// carries it (see WithMeter): the capacity units DynamoDB reported, the
+// events written and the retries absorbed. For metrics and benchmarks.
 type Meter struct {
-	mu    sync.Mutex
-	read  float64
-	write float64
+	mu         sync.Mutex
+	read       float64
+	write      float64
+	written    int
+	duplicates int
 }
 
 type meterKey struct{}
@@ -29,11 +32,35 @@ func (m *Meter) Units() (read, write float64) {
 	return m.read, m.write
 }
 
+// Events returns the events Put stored, and those it found already stored
+// (retries with the same idempotency key).
+func (m *Meter) Events() (written, duplicates int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.written, m.duplicates
+}
+
+func meterEvents(ctx context.Context, created []bool) {
+	m, _ := ctx.Value(meterKey{}).(*Meter)
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range created {
+		if c {
+			m.written++
+		} else {
+			m.duplicates++
+		}
+	}
+}
+
 // Reset sets the meter back to zero.
 func (m *Meter) Reset() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.read, m.write = 0, 0
+	m.read, m.write, m.written, m.duplicates = 0, 0, 0, 0
 }
 
 func meterRead(ctx context.Context, cc *types.ConsumedCapacity)  { meter(ctx, false, single(cc)) }

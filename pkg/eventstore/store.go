@@ -126,7 +126,9 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (PutResult, error) {
 		return PutResult{}, &FieldError{"events", fmt.Sprintf("must hold 1 to %d events", MaxBatch)}
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
-	entropy := ulid.Monotonic(rand.Reader, 0)
+	// The process-wide monotonic source: ids of one millisecond (a batch
+	// without times) keep the order of the batch.
+	entropy := ulid.DefaultEntropy()
 	plans := make([]*plan, n)
 	for i, in := range req.Events {
 		if err := in.Validate(now); err != nil {
@@ -171,6 +173,7 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (PutResult, error) {
 	for i, p := range plans {
 		res.Events[i], res.Created[i] = p.event, p.created
 	}
+	meterEvents(ctx, res.Created)
 	return res, nil
 }
 

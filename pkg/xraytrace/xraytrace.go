@@ -1,0 +1,165 @@
+// Package xraytrace puts a function's AWS SDK calls into its Lambda X-Ray
+// trace as subsegments, through OpenTelemetry.
+//
+// OpenTelemetry rather than the X-Ray SDK for Go: the X-Ray SDKs are in
+// maintenance since February 2026 and lose support in February 2027 (AWS
+// points to OpenTelemetry), and the Go one links aws-sdk-go v1. The SDK
+// calls are instrumented by otelaws, the OpenTelemetry contrib middleware;
+// ids and the trace header follow X-Ray's formats through the contrib X-Ray
+// propagator and id generator. What is not taken from OpenTelemetry is the
+// exporter: the OTLP exporters link gRPC and protobuf (6.6 MB more per
+// binary) and need the ADOT collector layer. Lambda already runs an X-Ray
+// daemon next to a function with active tracing, so spans go to it as X-Ray
+// subsegment documents over UDP (the daemon protocol), from the small
+// exporter below.
+package xraytrace
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/aws/aws-sdk-go-v2/otelaws"
+	"go.opentelemetry.io/contrib/propagators/aws/xray"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// Setup installs the tracer provider when the function runs with active
+// tracing (Lambda then sets AWS_XRAY_DAEMON_ADDRESS); otherwise tracing
+// stays OpenTelemetry's no-op and costs nothing. It opens a UDP socket and
+// sends nothing.
+func Setup() error {
+	addr := os.Getenv("AWS_XRAY_DAEMON_ADDRESS")
+	if addr == "" {
+		return nil
+	}
+	if i := strings.IndexByte(addr, ' '); i >= 0 { // "tcp:… udp:…" form: the UDP one
+		for _, part := range strings.Fields(addr) {
+			if a, ok := strings.CutPrefix(part, "udp:"); ok {
+				addr = a
+			}
+		}
+	}
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		return fmt.Errorf("X-Ray daemon at %s: %w", addr, err)
+	}
+	Install(conn)
+	return nil
+}
+
+// Install makes spans of sampled traces go to w, one X-Ray subsegment
+// document each. Spans are exported as they end: a Lambda function may be
+// frozen as soon as it answers, so nothing is kept for later.
+func Install(w io.Writer) {
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithSpanProcessor(sdktrace.NewSimpleSpanProcessor(&exporter{w: w})),
+		sdktrace.WithIDGenerator(xray.NewIDGenerator()),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())),
+	)
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(xray.Propagator{})
+}
+
+// Instrument adds the OpenTelemetry middleware to an SDK configuration.
+func Instrument(cfg *aws.Config) {
+	otelaws.AppendMiddlewares(&cfg.APIOptions,
+		otelaws.WithAttributeBuilder(otelaws.DefaultAttributeBuilder, otelaws.DynamoDBAttributeBuilder),
+		otelaws.WithTextMapPropagator(xray.Propagator{}))
+}
+
+// Start joins ctx to the invocation's X-Ray trace, whose header
+// aws-lambda-go puts in the context: the SDK calls made with the context
+// become subsegments of the function's segment, sampled as Lambda decided.
+func Start(ctx context.Context) context.Context {
+	header, _ := ctx.Value("x-amzn-trace-id").(string)
+	if header == "" {
+		return ctx
+	}
+	return xray.Propagator{}.Extract(ctx, propagation.MapCarrier{"X-Amzn-Trace-Id": header})
+}
+
+// exporter writes spans as X-Ray subsegment documents.
+type exporter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// daemonHeader starts every document sent to the X-Ray daemon.
+const daemonHeader = "{\"format\": \"json\", \"version\": 1}\n"
+
+func (e *exporter) ExportSpans(_ context.Context, spans []sdktrace.ReadOnlySpan) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, s := range spans {
+		doc, err := json.Marshal(subsegment(s))
+		if err != nil {
+			return err
+		}
+		if _, err := e.w.Write(append([]byte(daemonHeader), doc...)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *exporter) Shutdown(context.Context) error { return nil }
+
+// subsegment is the X-Ray document of one AWS SDK call's span.
+func subsegment(s sdktrace.ReadOnlySpan) map[string]any {
+	sc := s.SpanContext()
+	tid := sc.TraceID().String()
+	service, operation, _ := strings.Cut(s.Name(), ".")
+	doc := map[string]any{
+		"name":       service,
+		"id":         sc.SpanID().String(),
+		"trace_id":   "1-" + tid[:8] + "-" + tid[8:],
+		"parent_id":  s.Parent().SpanID().String(),
+		"start_time": float64(s.StartTime().UnixNano()) / 1e9,
+		"end_time":   float64(s.EndTime().UnixNano()) / 1e9,
+		"type":       "subsegment",
+		"namespace":  "aws",
+	}
+	awsInfo := map[string]any{"operation": operation}
+	status := 0
+	for _, kv := range s.Attributes() {
+		switch kv.Key {
+		case "aws.region":
+			awsInfo["region"] = kv.Value.AsString()
+		case "aws.request_id":
+			awsInfo["request_id"] = kv.Value.AsString()
+		case "aws.dynamodb.table_names":
+			if names := kv.Value.AsStringSlice(); len(names) == 1 {
+				awsInfo["table_name"] = names[0]
+			} else {
+				awsInfo["table_names"] = names
+			}
+		case "http.response.status_code":
+			status = int(kv.Value.AsInt64())
+		}
+	}
+	doc["aws"] = awsInfo
+	if status != 0 {
+		doc["http"] = map[string]any{"response": map[string]any{"status": status}}
+	}
+	if s.Status().Code == codes.Error {
+		switch {
+		case status == 429 || strings.Contains(s.Status().Description, "Throttl"):
+			doc["throttle"], doc["error"] = true, true
+		case status >= 400 && status < 500:
+			doc["error"] = true
+		default:
+			doc["fault"] = true
+		}
+	}
+	return doc
+}

@@ -18,7 +18,7 @@ DEVICES ?=
 FN      ?= put-event
 EVENT   ?= events/put-event-direct.json
 
-.PHONY: run test token invoke build synth bench fuzz deps java help
+.PHONY: run test token invoke build synth bench fuzz loadtest deps java help
 
 help:
 	@echo "make run     the API on http://127.0.0.1:3000 against DynamoDB Local (PORT, PERSIST=1)"
@@ -27,6 +27,7 @@ help:
 	@echo "make invoke  one function on one event file: make invoke FN=put-event EVENT=events/put-event-direct.json"
 	@echo "make bench   capacity units, overhead, allocations, binary size, cold start (BENCHMARKS.md)"
 	@echo "make fuzz    the fuzz targets, FUZZTIME each (default 2m)"
+	@echo "make loadtest C=16 D=30 [FAULTS=1]  the API under load (and faults), then the store checked"
 	@echo "make build   the five Lambda bootstraps under $(LAMBDA_DIR)/"
 	@echo "make synth   the CloudFormation template under cdk.out/"
 
@@ -104,6 +105,16 @@ bench: deps build
 	set -o pipefail; $(GO) test -count=1 -run '^$$' -bench PutHandler -benchtime 20000x -benchmem ./pkg/api/ | tee $(BENCH_OUT)/handler.txt
 	set -o pipefail; $(GO) test -count=1 -run '^$$' -bench ColdStart -benchtime 25x ./infra/local/bench/ | tee $(BENCH_OUT)/coldstart.txt
 	@$(GO) run ./infra/local/bench summary -bins $(LAMBDA_DIR) $(addprefix $(BENCH_OUT)/,capacity.txt e2e.txt handler.txt coldstart.txt)
+
+# The API under load on this machine, then the store checked against what it
+# acknowledged (infra/local/loadtest): C clients for D seconds. FAULTS=1 kills
+# and restarts DynamoDB Local during the run and puts a fault-injecting proxy
+# between the handlers and it.
+C      ?= 16
+D      ?= 30
+FAULTS ?=
+loadtest: deps
+	$(GO) run ./infra/local/loadtest -c $(C) -d $(D) $(if $(filter-out 0 false no,$(FAULTS)),-faults)
 
 build:
 	@for fn in $(FUNCTIONS); do \

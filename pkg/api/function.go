@@ -93,6 +93,13 @@ func (f *Function) Name() string { return f.name }
 // Invoke is the Lambda handler: it takes any payload the function may be
 // sent and answers in the same kind.
 func (f *Function) Invoke(ctx context.Context, payload json.RawMessage) (any, error) {
+	// End before Lambda does: a request still waiting on DynamoDB when the
+	// function times out gets API Gateway's bare 500, not our 503.
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-deadlineMargin))
+		defer cancel()
+	}
 	ctx = xraytrace.Start(ctx)
 	if e, ok := decodeHTTPAPI(payload); ok {
 		r, rerr := fromHTTPAPI(e)
@@ -182,6 +189,10 @@ func (f *Function) notImplemented(context.Context, *Request) (Response, error) {
 }
 
 var errNoPageTokens = errors.New("no page token key configured")
+
+// deadlineMargin is how long before the function's deadline a request
+// stops waiting on DynamoDB, to answer 503 while it still can.
+const deadlineMargin = 500 * time.Millisecond
 
 // requestIDHandler gives every line the function logs the Lambda request id
 // of its invocation, as "requestId", whatever handler the deployment chose:

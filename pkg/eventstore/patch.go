@@ -3,6 +3,7 @@ package eventstore
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,6 +49,9 @@ func (e *ImmutableError) Error() string { return e.Field + ": cannot be changed"
 
 // ErrTooLarge: the event would grow past MaxEventBytes.
 var ErrTooLarge = fmt.Errorf("the event would be larger than %d bytes", MaxEventBytes)
+
+// writeToken names the attribute where a patch's write leaves its token.
+const writeToken = "wt"
 
 // maxPatchAttempts bounds the read-modify-write loop. Each lost race means
 // another writer won, so n concurrent patches need at most n attempts.
@@ -122,16 +126,26 @@ func (s *Store) replace(ctx context.Context, it *eventItem, ev *Event) error {
 	if err != nil {
 		return err
 	}
+	// The write carries a token of its own. When its answer is lost and the
+	// SDK sends it again, the condition fails on our own write: the token
+	// tells that apart from another writer's, so the patch is not applied
+	// a second time.
+	token := rand.Text()
+	item[writeToken] = &types.AttributeValueMemberS{Value: token}
 	out, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(s.table),
-		Item:                      item,
-		ConditionExpression:       cond.Condition(),
-		ExpressionAttributeNames:  cond.Names(),
-		ExpressionAttributeValues: cond.Values(),
-		ReturnConsumedCapacity:    types.ReturnConsumedCapacityIndexes,
+		TableName:                           aws.String(s.table),
+		Item:                                item,
+		ConditionExpression:                 cond.Condition(),
+		ExpressionAttributeNames:            cond.Names(),
+		ExpressionAttributeValues:           cond.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		ReturnConsumedCapacity:              types.ReturnConsumedCapacityIndexes,
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
+		if t, ok := ccf.Item[writeToken].(*types.AttributeValueMemberS); ok && t.Value == token {
+			return nil
+		}
 		return errChanged
 	}
 	if err != nil {

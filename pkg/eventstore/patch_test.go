@@ -198,3 +198,33 @@ func TestConcurrentPatchesLoseNoUpdate(t *testing.T) {
 	}
 	t.Logf("%d concurrent patches: %d updates kept, %d data keys kept (plus the seed), %d lost races retried", n, len(ev.Updates), len(ev.Data)-1, counter.lost.Load())
 }
+
+// lostAnswer sends a PutItem twice, as the SDK does when the first answer
+// is lost after the write landed, and answers with the second.
+type lostAnswer struct {
+	*dynamodb.Client
+	sent atomic.Int64
+}
+
+func (l *lostAnswer) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	l.sent.Add(1)
+	if _, err := l.Client.PutItem(ctx, in, opts...); err != nil {
+		return nil, err
+	}
+	return l.Client.PutItem(ctx, in, opts...)
+}
+
+func TestAPatchWhoseAnswerIsLostIsAppliedOnce(t *testing.T) {
+	base, c := newTestStore(t, Options{Now: fixedClock(t0)})
+	id := mustPut(t, base, NewEvent{DeviceID: "d", Type: "alarm"}).Events[0].ID
+	lossy := &lostAnswer{Client: c}
+	s := New(lossy, base.table, keepForever(Options{Now: fixedClock(t0)}))
+	ev, err := s.Patch(context.Background(), "d", id, Patch{Comment: "once", Changes: map[string]any{"comment": "once"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := base.Get(context.Background(), "d", id)
+	if ev.Version != 2 || got.Version != 2 || len(got.Updates) != 1 || lossy.sent.Load() != 1 {
+		t.Fatalf("version %d (stored %d), %d updates after %d writes; want version 2, one update, one write", ev.Version, got.Version, len(got.Updates), lossy.sent.Load())
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/ingest"
 	"github.com/fleetlog/device-events/pkg/jsonbody"
+	"github.com/fleetlog/device-events/pkg/pagetoken"
 )
 
 // Error is an answer other than success: a status, the contract's error
@@ -97,7 +98,8 @@ func asError(err error) (*Error, bool) {
 		return &Error{Status: http.StatusTooManyRequests, Code: CodeThrottled, Message: "storage is throttling requests; retry later", RetryAfter: defaultRetryThrottled}, true
 	// A deadline or a cancellation is the storage not answering in time
 	// (or the caller gone); either way a retry may succeed.
-	case errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+	case errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, pagetoken.ErrKeyUnavailable),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "storage is unavailable; retry later", RetryAfter: defaultRetryDown}, true
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: internalErrorMessage}, false

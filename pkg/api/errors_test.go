@@ -19,6 +19,7 @@ import (
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/ingest"
 	"github.com/fleetlog/device-events/pkg/jsonbody"
+	"github.com/fleetlog/device-events/pkg/pagetoken"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
@@ -43,6 +44,7 @@ func TestAsError(t *testing.T) {
 		{name: "writers that kept colliding are conflict", err: fmt.Errorf("patch: %w", eventstore.ErrConflict), status: 409, code: CodeConflict, ours: true},
 		{name: "throttled storage is 429 throttled with Retry-After", err: fmt.Errorf("get: %w", eventstore.ErrThrottled), status: 429, code: CodeThrottled, retryAfter: 1, ours: true},
 		{name: "unavailable storage is 503 unavailable with Retry-After", err: fmt.Errorf("get: %w", eventstore.ErrUnavailable), status: 503, code: CodeUnavailable, retryAfter: 2, ours: true},
+		{name: "a page-token key that cannot be loaded is 503 unavailable with Retry-After", err: fmt.Errorf("%w: %w", pagetoken.ErrKeyUnavailable, errors.New("connection refused")), status: 503, code: CodeUnavailable, retryAfter: 2, ours: true},
 		{name: "a deadline reached is 503 unavailable with Retry-After", err: fmt.Errorf("query: %w", context.DeadlineExceeded), status: 503, code: CodeUnavailable, retryAfter: 2, ours: true},
 		{name: "a cancelled request is 503 unavailable with Retry-After", err: context.Canceled, status: 503, code: CodeUnavailable, retryAfter: 2, ours: true},
 		{name: "anything else is 500 internal, and ours to log", err: errors.New("decode event item: boom"), status: 500, code: CodeInternal, ours: false},

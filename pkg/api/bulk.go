@@ -59,11 +59,9 @@ func (f *Function) deleteEvents(ctx context.Context, r *Request) (Response, erro
 	}
 	out := bulkAnswer{Deleted: res.Deleted, DryRun: dryRun}
 	if res.Next != "" {
-		signer, err := f.pageTokens(ctx)
-		if err != nil {
+		if out.NextPageToken, err = f.pageToken(ctx, binding, res.Next); err != nil {
 			return Response{}, err
 		}
-		out.NextPageToken = signer.Encode(binding, res.Next)
 	}
 	return jsonResponse(http.StatusOK, out), nil
 }

@@ -48,7 +48,6 @@ const (
 	CodeThrottled         = "throttled"
 	CodeUnavailable       = "unavailable"
 	CodeInternal          = "internal"
-	CodeNotImplemented    = "not_implemented"
 	internalErrorMessage  = "internal error; the request id identifies it in the logs"
 	defaultRetryThrottled = 1
 	defaultRetryDown      = 2

@@ -48,6 +48,20 @@ type Function struct {
 
 type handlerFunc func(ctx context.Context, r *Request) (Response, error)
 
+// NewAll builds every function of routes.Functions over one Deps, as the
+// local gateway runs them in one process.
+func NewAll(deps Deps) ([]*Function, error) {
+	out := make([]*Function, 0, len(routes.Functions))
+	for _, name := range routes.Functions {
+		f, err := New(name, deps)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
 // New builds the handler of the named function (one of routes.Functions).
 func New(name string, deps Deps) (*Function, error) {
 	if deps.Logger == nil {
@@ -182,10 +196,6 @@ func (f *Function) dispatch(ctx context.Context, r *Request, rerr *Error) (Respo
 		return errorResponse(e, r.RequestID), e.Code, err
 	}
 	return errorResponse(e, r.RequestID), e.Code, nil
-}
-
-func (f *Function) notImplemented(context.Context, *Request) (Response, error) {
-	return Response{}, &Error{Status: http.StatusNotImplemented, Code: CodeNotImplemented, Message: "not implemented yet"}
 }
 
 var errNoPageTokens = errors.New("no page token key configured")

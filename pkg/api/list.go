@@ -56,11 +56,9 @@ func (f *Function) list(ctx context.Context, r *Request, device string) (Respons
 	}
 	out := listAnswer{Events: renderAll(page.Events, unix)}
 	if page.Next != "" {
-		signer, err := f.pageTokens(ctx)
-		if err != nil {
+		if out.NextPageToken, err = f.pageToken(ctx, binding, page.Next); err != nil {
 			return Response{}, err
 		}
-		out.NextPageToken = signer.Encode(binding, page.Next)
 		next := url.Values{}
 		for k, v := range r.Query {
 			next[k] = v

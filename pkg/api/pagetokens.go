@@ -16,6 +16,15 @@ func (f *Function) pageTokens(ctx context.Context) (*pagetoken.Signer, error) {
 	return f.deps.PageTokens(ctx)
 }
 
+// pageToken signs cursor for the query binding.
+func (f *Function) pageToken(ctx context.Context, binding, cursor string) (string, error) {
+	signer, err := f.pageTokens(ctx)
+	if err != nil {
+		return "", err
+	}
+	return signer.Encode(binding, cursor), nil
+}
+
 // pageCursor reads a page token issued for binding. A token of a key this
 // instance does not have yet makes it read the keys once more: after a
 // rotation, another instance may sign with the new key first.

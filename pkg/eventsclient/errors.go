@@ -27,7 +27,6 @@ const (
 	CodeThrottled            = "throttled"
 	CodeUnavailable          = "unavailable"
 	CodeInternal             = "internal"
-	CodeNotImplemented       = "not_implemented"
 )
 
 // APIError is an error answer of the API, or a function error of a direct

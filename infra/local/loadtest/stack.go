@@ -136,15 +136,7 @@ func functions(ctx context.Context, endpoint string, logger *slog.Logger) ([]*ap
 		PageTokens: func(context.Context) (*pagetoken.Signer, error) { return signer, nil },
 		Logger:     logger,
 	}
-	var out []*api.Function
-	for _, name := range routes.Functions {
-		f, err := api.New(name, deps)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	return out, nil
+	return api.NewAll(deps)
 }
 
 // kill ends DynamoDB Local with SIGKILL, as a crash would.

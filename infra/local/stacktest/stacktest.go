@@ -61,14 +61,12 @@ func New(tb testing.TB) *Stack {
 		Store:      s.Store,
 		PageTokens: func(context.Context) (*pagetoken.Signer, error) { return signer, nil },
 	}
-	var fns []*api.Function
-	for _, name := range routes.Functions {
-		f, err := api.New(name, deps)
-		if err != nil {
-			tb.Fatalf("api.New(%s): %v", name, err)
-		}
-		s.Functions[name] = f
-		fns = append(fns, f)
+	fns, err := api.NewAll(deps)
+	if err != nil {
+		tb.Fatalf("api.NewAll: %v", err)
+	}
+	for _, f := range fns {
+		s.Functions[f.Name()] = f
 	}
 	if s.Auth, err = gateway.NewAuth(bytes.Repeat([]byte{9}, 32)); err != nil {
 		tb.Fatal(err)

@@ -70,6 +70,9 @@ func (f *Function) putEvents(ctx context.Context, r *Request) (Response, error) 
 	}
 	resp := jsonResponse(status, answer(res))
 	resp.Headers["Location"] = selfPath(res.Events[0].DeviceID, res.Events[0].ID)
+	if len(res.Events) == 1 {
+		resp.Headers["ETag"] = etag(res.Events[0].Version)
+	}
 	return resp, nil
 }
 

@@ -16,6 +16,9 @@ func TestAnEventPutIsReturnedByGetWithItsETag(t *testing.T) {
 	if r.body["message"] != "Successfully added events for robot-7" {
 		t.Errorf("message = %v", r.body["message"])
 	}
+	if r.header.Get("ETag") != `"1"` {
+		t.Errorf("ETag = %q, want \"1\" for one new event", r.header.Get("ETag"))
+	}
 	if loc := r.header.Get("Location"); loc != ev["self"] || !strings.HasPrefix(loc, "/devices/robot-7/events/") {
 		t.Errorf("Location = %q, self = %v; want the same /devices/robot-7/events/<id>", loc, ev["self"])
 	}

@@ -42,10 +42,11 @@
 //     16 index partitions take 1 000 one-KB events a second each, so a
 //     popular type cannot throttle the table through the index;
 //   - the table takes what its on-demand capacity allows: a new on-demand
-//     table serves up to 4 000 write request units a second at once (about
-//     570 single events, or 1 260 events in batches of 25) and grows to the
-//     account's table quota (40 000 by default: about 5 700 single events or
-//     12 600 batched events a second).
+//     table serves up to 4 000 write request units a second at once, and a
+//     single put costs the table 6 of them (the index's unit is the index's):
+//     about 660 single events a second, or 1 850 in batches of 25; it grows
+//     to the table quota (40 000 by default: about 6 600 single or 18 500
+//     batched events a second). BENCHMARKS.md has the arithmetic.
 //
 // # Reads
 //

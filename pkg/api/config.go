@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -165,7 +166,9 @@ func DynamoDB(ctx context.Context, endpoint string) (*dynamodb.Client, aws.Confi
 }
 
 func configFromEnv(endpoint string) (aws.Config, error) {
-	client, err := httpClient()
+	// A plain-HTTP endpoint (DynamoDB Local) needs no CA bundle, and one
+	// that cannot be read must not stop a local run.
+	client, err := httpClient(!strings.HasPrefix(endpoint, "http://"))
 	if err != nil {
 		return aws.Config{}, err
 	}
@@ -207,10 +210,10 @@ func configFromEnv(endpoint string) (aws.Config, error) {
 // httpClient is the SDK's own HTTP client, with the attempt timeout and,
 // as config.LoadDefaultConfig would add, the certificates of AWS_CA_BUNDLE
 // as the only trusted roots (a proxy that inspects TLS, on a laptop).
-func httpClient() (*awshttp.BuildableClient, error) {
+func httpClient(useCABundle bool) (*awshttp.BuildableClient, error) {
 	client := awshttp.NewBuildableClient().WithTimeout(attemptTimeout)
 	path := os.Getenv("AWS_CA_BUNDLE")
-	if path == "" {
+	if path == "" || !useCABundle {
 		return client, nil
 	}
 	pem, err := os.ReadFile(path)

@@ -106,12 +106,17 @@ func functions(ctx context.Context, endpoint string, logger *slog.Logger) ([]*ap
 	if err != nil {
 		return nil, err
 	}
-	retention := eventstore.DefaultRetention
-	if v := os.Getenv("RETENTION_DAYS"); v == "0" {
-		retention = -1
+	// The functions' own reading of RETENTION_DAYS, with the local table
+	// name as the default.
+	if os.Getenv("TABLE_NAME") == "" {
+		os.Setenv("TABLE_NAME", tableName())
+	}
+	cfg, err := api.ConfigFromEnv()
+	if err != nil {
+		return nil, err
 	}
 	deps := api.Deps{
-		Store:      eventstore.New(client, tableName(), eventstore.Options{Retention: retention}),
+		Store:      eventstore.New(client, cfg.Table, eventstore.Options{Retention: cfg.Retention}),
 		PageTokens: func(context.Context) (*pagetoken.Signer, error) { return signer, nil },
 		Logger:     logger,
 	}

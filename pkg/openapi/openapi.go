@@ -1,16 +1,6 @@
-// Package openapi holds the OpenAPI document of the device events API and a
-// validator of requests and answers against it.
-//
-// The document is OpenAPI 3.0.3 rather than 3.1: kin-openapi v0.133.0, which
-// loads it and validates traffic against it, implements 3.0 only. It reads a
-// document that says "openapi: 3.1.0", but its Validate refuses most of what
-// 3.1 adds: type "null" (in `type: [string, "null"]` or a oneOf branch),
-// `const`, `examples`, `$defs`, `contentMediaType`, `prefixItems` without
-// `items`, siblings of `$ref`, `webhooks`, `jsonSchemaDialect`,
-// `components.pathItems`, `info.summary` and `license.identifier` ("extra
-// sibling fields"), and it cannot load a numeric `exclusiveMinimum` at all.
-// Skipping Validate would not help: the request and answer checks ignore
-// those keywords (a `const: k` property accepts "z").
+// Package openapi holds the OpenAPI 3.1 document of the device events API
+// and a validator of requests and answers against it, built on kin-openapi
+// (which validates 3.1 documents with JSON Schema 2020-12 from v0.152).
 package openapi
 
 import (

@@ -18,8 +18,8 @@ func TestTheDocumentLoadsAndValidates(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if doc.OpenAPI != "3.0.3" {
-		t.Errorf("openapi = %q, want 3.0.3", doc.OpenAPI)
+	if doc.OpenAPI != "3.1.0" {
+		t.Errorf("openapi = %q, want 3.1.0", doc.OpenAPI)
 	}
 	var served map[string]any
 	if err := json.Unmarshal(Document(), &served); err != nil {

@@ -157,6 +157,7 @@ func DynamoDB(ctx context.Context, endpoint string) (*dynamodb.Client, aws.Confi
 		return nil, aws.Config{}, fmt.Errorf("AWS config: %w", err)
 	}
 	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		o.TracerProvider = xraytrace.TracerProvider()
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 			o.DisableValidateResponseChecksum = true // DynamoDB Local's checksums are wrong
@@ -183,7 +184,6 @@ func configFromEnv(endpoint string) (aws.Config, error) {
 		},
 		Logger: logging.NewStandardLogger(os.Stderr),
 	}
-	xraytrace.Instrument(&cfg)
 	id, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
 	switch {
 	case id != "" && secret != "":

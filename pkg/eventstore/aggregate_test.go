@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
-	"runtime"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 )
@@ -16,7 +18,11 @@ import (
 // zoneNames lists the zones of Go's time zone database.
 func zoneNames(t *testing.T) []string {
 	t.Helper()
-	zr, err := zip.OpenReader(runtime.GOROOT() + "/lib/time/zoneinfo.zip")
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatalf("go env GOROOT: %v", err)
+	}
+	zr, err := zip.OpenReader(filepath.Join(strings.TrimSpace(string(goroot)), "lib/time/zoneinfo.zip"))
 	if err != nil {
 		t.Fatalf("Go's zoneinfo.zip: %v", err)
 	}
@@ -183,7 +189,7 @@ func TestAggregatesEqualABruteForceCountInEveryZone(t *testing.T) {
 	// 400 events over 40 days around the 2026 DST changes and on the
 	// quarter hours where fractional zones start their days.
 	begin := time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC)
-	var doors, milks, all, other []time.Time
+	var doors, all, other []time.Time
 	var batch []NewEvent
 	for i := 0; i < 400; i++ {
 		at := begin.Add(time.Duration(rng.Int64N(int64(40 * 24 * time.Hour)))).Truncate(time.Millisecond)
@@ -203,8 +209,6 @@ func TestAggregatesEqualABruteForceCountInEveryZone(t *testing.T) {
 			all = append(all, at)
 			if typ == "door" {
 				doors = append(doors, at)
-			} else {
-				milks = append(milks, at)
 			}
 		} else {
 			other = append(other, at)

@@ -4,9 +4,11 @@
 // OpenTelemetry rather than the X-Ray SDK for Go: the X-Ray SDKs are in
 // maintenance since February 2026 and lose support in February 2027 (AWS
 // points to OpenTelemetry), and the Go one links aws-sdk-go v1. The SDK
-// calls are instrumented by otelaws, the OpenTelemetry contrib middleware;
-// ids and the trace header follow X-Ray's formats through the contrib X-Ray
-// propagator and id generator. What is not taken from OpenTelemetry is the
+// calls are traced by the SDK itself (its clients' TracerProvider option),
+// handed to OpenTelemetry by smithy-go's own adapter, smithyoteltracing; the
+// contrib otelaws middleware was deprecated in September 2026 for want of an
+// owner. Ids and the trace header follow X-Ray's formats through the contrib
+// X-Ray propagator and id generator. What is not taken from OpenTelemetry is the
 // exporter: the OTLP exporters link gRPC and protobuf (6.6 MB more per
 // binary) and need the ADOT collector layer. Lambda already runs an X-Ray
 // daemon next to a function with active tracing, so spans go to it as X-Ray
@@ -24,8 +26,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"go.opentelemetry.io/contrib/instrumentation/github.com/aws/aws-sdk-go-v2/otelaws"
+	"github.com/aws/smithy-go/tracing"
+	"github.com/aws/smithy-go/tracing/smithyoteltracing"
 	"go.opentelemetry.io/contrib/propagators/aws/xray"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/codes"
@@ -70,11 +72,11 @@ func Install(w io.Writer) {
 	otel.SetTextMapPropagator(xray.Propagator{})
 }
 
-// Instrument adds the OpenTelemetry middleware to an SDK configuration.
-func Instrument(cfg *aws.Config) {
-	otelaws.AppendMiddlewares(&cfg.APIOptions,
-		otelaws.WithAttributeBuilder(otelaws.DefaultAttributeBuilder, otelaws.DynamoDBAttributeBuilder),
-		otelaws.WithTextMapPropagator(xray.Propagator{}))
+// TracerProvider is what an SDK client's TracerProvider option takes: the
+// SDK's spans, as OpenTelemetry spans of the provider Setup installed (a
+// no-op one until then, and without active tracing).
+func TracerProvider() tracing.TracerProvider {
+	return smithyoteltracing.Adapt(otel.GetTracerProvider())
 }
 
 // Start joins ctx to the invocation's X-Ray trace, whose header
@@ -101,6 +103,9 @@ func (e *exporter) ExportSpans(_ context.Context, spans []sdktrace.ReadOnlySpan)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, s := range spans {
+		if !isOperation(s) {
+			continue // the SDK's inner spans (serialise, sign, attempt…)
+		}
 		doc, err := json.Marshal(subsegment(s))
 		if err != nil {
 			return err
@@ -114,13 +119,22 @@ func (e *exporter) ExportSpans(_ context.Context, spans []sdktrace.ReadOnlySpan)
 
 func (e *exporter) Shutdown(context.Context) error { return nil }
 
+// isOperation tells an SDK operation's span (DynamoDB.PutItem) from the
+// spans the SDK opens inside it.
+func isOperation(s sdktrace.ReadOnlySpan) bool {
+	for _, kv := range s.Attributes() {
+		if kv.Key == "rpc.system" {
+			return kv.Value.AsString() == "aws-api"
+		}
+	}
+	return false
+}
+
 // subsegment is the X-Ray document of one AWS SDK call's span.
 func subsegment(s sdktrace.ReadOnlySpan) map[string]any {
 	sc := s.SpanContext()
 	tid := sc.TraceID().String()
-	service, operation, _ := strings.Cut(s.Name(), ".")
 	doc := map[string]any{
-		"name":       service,
 		"id":         sc.SpanID().String(),
 		"trace_id":   "1-" + tid[:8] + "-" + tid[8:],
 		"parent_id":  s.Parent().SpanID().String(),
@@ -129,33 +143,28 @@ func subsegment(s sdktrace.ReadOnlySpan) map[string]any {
 		"type":       "subsegment",
 		"namespace":  "aws",
 	}
-	awsInfo := map[string]any{"operation": operation}
-	status := 0
+	awsInfo := map[string]any{}
+	fault, code := "", ""
 	for _, kv := range s.Attributes() {
 		switch kv.Key {
-		case "aws.region":
-			awsInfo["region"] = kv.Value.AsString()
+		case "rpc.service":
+			doc["name"] = kv.Value.AsString()
+		case "rpc.method":
+			awsInfo["operation"] = kv.Value.AsString()
 		case "aws.request_id":
 			awsInfo["request_id"] = kv.Value.AsString()
-		case "aws.dynamodb.table_names":
-			if names := kv.Value.AsStringSlice(); len(names) == 1 {
-				awsInfo["table_name"] = names[0]
-			} else {
-				awsInfo["table_names"] = names
-			}
-		case "http.response.status_code":
-			status = int(kv.Value.AsInt64())
+		case "api.error_fault":
+			fault = kv.Value.AsString()
+		case "api.error_code":
+			code = kv.Value.AsString()
 		}
 	}
 	doc["aws"] = awsInfo
-	if status != 0 {
-		doc["http"] = map[string]any{"response": map[string]any{"status": status}}
-	}
-	if s.Status().Code == codes.Error {
+	if s.Status().Code == codes.Error || fault != "" {
 		switch {
-		case status == 429 || strings.Contains(s.Status().Description, "Throttl"):
+		case strings.Contains(code, "Throttl") || code == "ProvisionedThroughputExceededException" || code == "RequestLimitExceeded":
 			doc["throttle"], doc["error"] = true, true
-		case status >= 400 && status < 500:
+		case fault == "client":
 			doc["error"] = true
 		default:
 			doc["fault"] = true

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -24,57 +23,61 @@ import (
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/pagetoken"
+	"github.com/fleetlog/device-events/pkg/routes"
 	"github.com/fleetlog/device-events/pkg/xraytrace"
 )
 
-// Config is what a function reads from its environment:
+// Config is what a function reads from its environment: the variables the
+// stack sets (routes.Env)
 //
 //	TABLE_NAME             the events table (required)
 //	RETENTION_DAYS         days an event is kept after its time; 0 keeps
 //	                       events forever (default 90)
-//	DYNAMODB_ENDPOINT      another DynamoDB endpoint, e.g. DynamoDB Local
 //	PAGE_TOKEN_SECRET_ARN  Secrets Manager secret holding the page-token key
-//	PAGE_TOKEN_KEY         the key itself, hex, for local runs
 //
 // and, as Lambda sets them, AWS_REGION and AWS_ACCESS_KEY_ID,
-// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (see DynamoDB).
+// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (see DynamoDB). The SDK's own
+// AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SECRETS_MANAGER and
+// AWS_ENDPOINT_URL send the calls elsewhere: the local stack's stand-ins.
+// Lambda sets none of them, and the stack neither.
 type Config struct {
 	Table              string
 	Retention          time.Duration
-	Endpoint           string
-	PageTokenKey       []byte
 	PageTokenSecretARN string
 }
 
 // ConfigFromEnv reads the environment.
 func ConfigFromEnv() (Config, error) {
 	c := Config{
-		Table:              os.Getenv("TABLE_NAME"),
-		Endpoint:           os.Getenv("DYNAMODB_ENDPOINT"),
-		PageTokenSecretARN: os.Getenv("PAGE_TOKEN_SECRET_ARN"),
+		Table:              os.Getenv(routes.EnvTable),
+		PageTokenSecretARN: os.Getenv(routes.EnvPageTokenSecretARN),
 		Retention:          eventstore.DefaultRetention,
 	}
 	if c.Table == "" {
-		return c, errors.New("TABLE_NAME is not set")
+		return c, errors.New(routes.EnvTable + " is not set")
 	}
-	if v := os.Getenv("RETENTION_DAYS"); v != "" {
+	if v := os.Getenv(routes.EnvRetentionDays); v != "" {
 		days, err := strconv.Atoi(v)
 		if err != nil || days < 0 {
-			return c, fmt.Errorf("RETENTION_DAYS=%q is not a whole number of days", v)
+			return c, fmt.Errorf("%s=%q is not a whole number of days", routes.EnvRetentionDays, v)
 		}
 		c.Retention = time.Duration(days) * 24 * time.Hour
 		if days == 0 {
 			c.Retention = -1 // keep forever
 		}
 	}
-	if v := os.Getenv("PAGE_TOKEN_KEY"); v != "" {
-		k, err := hex.DecodeString(v)
-		if err != nil || len(k) < 16 {
-			return c, errors.New("PAGE_TOKEN_KEY must be at least 32 hex digits")
-		}
-		c.PageTokenKey = k
-	}
 	return c, nil
+}
+
+// Endpoint is the endpoint the environment gives an AWS service, as the
+// SDK's shared configuration reads it: AWS_ENDPOINT_URL_<SERVICE>, else
+// AWS_ENDPOINT_URL; empty means the service's regional endpoint. service is
+// the SDK's service id in the variables' form (DYNAMODB, SECRETS_MANAGER).
+func Endpoint(service string) string {
+	if v := os.Getenv("AWS_ENDPOINT_URL_" + service); v != "" {
+		return v
+	}
+	return os.Getenv("AWS_ENDPOINT_URL")
 }
 
 // Storage timeouts. A Lambda behind API Gateway has 10 s; a request must
@@ -106,7 +109,7 @@ func NewFromEnv(ctx context.Context, name string, secretKeys SecretKeys) (*Funct
 	if err := xraytrace.Setup(); err != nil {
 		return nil, err
 	}
-	db, awsCfg, err := DynamoDB(ctx, c.Endpoint)
+	db, awsCfg, err := DynamoDB(ctx, Endpoint("DYNAMODB"))
 	if err != nil {
 		return nil, err
 	}
@@ -115,21 +118,18 @@ func NewFromEnv(ctx context.Context, name string, secretKeys SecretKeys) (*Funct
 		Logger: lambdacontext.NewLogger(),
 	}
 	switch {
-	case c.PageTokenKey != nil:
-		s, err := pagetoken.NewSigner(c.PageTokenKey)
-		if err != nil {
-			return nil, err
-		}
-		deps.PageTokens = func(context.Context) (*pagetoken.Signer, error) { return s, nil }
 	case c.PageTokenSecretARN != "":
 		if secretKeys == nil {
-			return nil, fmt.Errorf("PAGE_TOKEN_SECRET_ARN is set, but %s is built without a Secrets Manager client", name)
+			return nil, fmt.Errorf("%s is set, but %s is built without a Secrets Manager client", routes.EnvPageTokenSecretARN, name)
+		}
+		if e := Endpoint("SECRETS_MANAGER"); e != "" {
+			awsCfg.BaseEndpoint = aws.String(e)
 		}
 		src := secretKeys(awsCfg, c.PageTokenSecretARN)
 		deps.PageTokens, deps.ReloadPageTokens = src.Signer, src.Reload
 	default:
 		// No key configured: tokens are good for this instance only.
-		deps.Logger.Warn("no PAGE_TOKEN_KEY or PAGE_TOKEN_SECRET_ARN; page tokens will not survive a cold start")
+		deps.Logger.Warn("no " + routes.EnvPageTokenSecretARN + "; page tokens will not survive a cold start")
 		k := make([]byte, 32)
 		_, _ = rand.Read(k)
 		s, _ := pagetoken.NewSigner(k)

@@ -5,7 +5,11 @@
 // else.
 package routes
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Function names, which are also the folder names under functions/.
 const (
@@ -152,10 +156,63 @@ var Permissions = map[string]Access{
 		TableActions: []string{"dynamodb:Query"},
 	},
 	PatchEvent: {
-		TableActions: []string{"dynamodb:GetItem", "dynamodb:UpdateItem"},
+		TableActions: []string{"dynamodb:GetItem", "dynamodb:PutItem"},
 	},
 	DeleteEvent: {
 		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem"},
 		PageTokenKey: true,
 	},
+}
+
+// Deployment is how the stack runs one function, and how the local Lambda
+// stand-in (infra/local) runs its bootstrap: the same memory size, timeout
+// and environment, so that a limit AWS would enforce is enforced locally.
+type Deployment struct {
+	MemoryMB int
+	// Timeout stays well under API Gateway's 30 s integration limit, so a
+	// slow call ends as the function's own 5xx rather than a gateway
+	// timeout with nothing in the function's log.
+	Timeout time.Duration
+}
+
+// Deployments maps each function to its Deployment.
+var Deployments = map[string]Deployment{
+	PutEvent:        {MemoryMB: 256, Timeout: 10 * time.Second},
+	ListEvents:      {MemoryMB: 256, Timeout: 10 * time.Second},
+	AggregateEvents: {MemoryMB: 256, Timeout: 10 * time.Second},
+	PatchEvent:      {MemoryMB: 256, Timeout: 10 * time.Second},
+	DeleteEvent:     {MemoryMB: 256, Timeout: 10 * time.Second},
+}
+
+// The environment variables the stack sets on a function (Lambda adds its
+// own: AWS_REGION, the role's credentials, ...).
+const (
+	// EnvTable names the events table.
+	EnvTable = "TABLE_NAME"
+	// EnvRetentionDays is how many days an event is kept after its time;
+	// 0 keeps events forever.
+	EnvRetentionDays = "RETENTION_DAYS"
+	// EnvPageTokenSecretARN is the Secrets Manager secret holding the
+	// page-token key, for the functions whose Access says PageTokenKey.
+	EnvPageTokenSecretARN = "PAGE_TOKEN_SECRET_ARN"
+)
+
+// Settings are the values a deployment fills the environment with: real
+// names in the stack (CloudFormation tokens), local ones in infra/local.
+type Settings struct {
+	Table              string
+	RetentionDays      int
+	PageTokenSecretARN string
+}
+
+// Env returns the environment the stack gives function fn.
+func Env(fn string, s Settings) map[string]string {
+	env := map[string]string{
+		EnvTable:         s.Table,
+		EnvRetentionDays: strconv.Itoa(s.RetentionDays),
+	}
+	if Permissions[fn].PageTokenKey {
+		env[EnvPageTokenSecretARN] = s.PageTokenSecretARN
+	}
+	return env
 }

@@ -39,7 +39,7 @@ func BenchmarkColdStart(b *testing.B) {
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256", "AWS_LAMBDA_LOG_FORMAT=JSON", "_HANDLER=bootstrap",
 		"AWS_REGION=eu-west-1", "AWS_DEFAULT_REGION=eu-west-1",
 		"AWS_ACCESS_KEY_ID=AKIDBENCHMARK", "AWS_SECRET_ACCESS_KEY=benchmark", "AWS_SESSION_TOKEN=benchmark",
-		"TABLE_NAME=events", "RETENTION_DAYS=90", "DYNAMODB_ENDPOINT=" + dynamo.URL,
+		"TABLE_NAME=events", "RETENTION_DAYS=90", "AWS_ENDPOINT_URL_DYNAMODB=" + dynamo.URL,
 		"TZ=:UTC", "HOME=" + bins.dir, "LAMBDA_TASK_ROOT=" + bins.dir,
 	}
 	payload := putPayload(b)

@@ -20,7 +20,7 @@ func main() {
 		Region:      os.Getenv("AWS_REGION"),
 		Credentials: credentials.NewStaticCredentialsProvider(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN")),
 	}, func(o *dynamodb.Options) {
-		if e := os.Getenv("DYNAMODB_ENDPOINT"); e != "" {
+		if e := os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"); e != "" {
 			o.BaseEndpoint = aws.String(e)
 		}
 	})

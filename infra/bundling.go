@@ -33,8 +33,8 @@ func functionCode(root, fn string) awslambda.Code {
 	})
 }
 
-// bundlingOptions build fn with this machine's Go (localBundler), else in
-// goImage with the same go command.
+// bundlingOptions build fn's bootstrap with this machine's Go
+// (localBundler), else with the same go command in goImage.
 func bundlingOptions(root, fn string) *awscdk.BundlingOptions {
 	env := map[string]*string{
 		// The CDK runs the container as this machine's user, who has no

@@ -22,7 +22,8 @@ type tableConfig struct {
 
 // newTable builds the events table from eventstore's names, as the local
 // tools build DynamoDB Local's (eventstore.CreateTableInput). It has no
-// stream: nothing consumes one.
+// stream: nothing consumes one (a second replica would need one, of new
+// and old images).
 func newTable(stack awscdk.Stack, c tableConfig) awsdynamodb.TableV2 {
 	str := func(name string) *awsdynamodb.Attribute {
 		return &awsdynamodb.Attribute{Name: jsii.String(name), Type: awsdynamodb.AttributeType_STRING}

@@ -7,18 +7,17 @@ GO    ?= go
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-FUNCTIONS    := put-event list-events aggregate-events patch-event delete-event
 LOCAL_NODE   := infra/local/node_modules/.package-lock.json
 LAMBDA_DIR   := build/lambda
-# As Lambda runs them: arm64, static, no RPC shim, stripped.
-LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
+# The template for sam local (samconfig.toml reads it from there).
+SAM_OUT      := build/sam
 
 SCOPES  ?= events/read events/write events/delete
 DEVICES ?=
 FN      ?= put-event
 EVENT   ?= events/put-event-direct.json
 
-.PHONY: run test token invoke build synth bench fuzz loadtest deps java help
+.PHONY: run test token invoke build synth sam bench fuzz loadtest deps java help
 
 help:
 	@echo "make run     the API on http://127.0.0.1:3000 against DynamoDB Local (PORT, PERSIST=1)"
@@ -29,7 +28,8 @@ help:
 	@echo "make fuzz    the fuzz targets, FUZZTIME each (default 2m)"
 	@echo "make loadtest C=16 D=30 [FAULTS=1]  the API under load (and faults), then the store checked"
 	@echo "make build   the five Lambda bootstraps under $(LAMBDA_DIR)/"
-	@echo "make synth   the CloudFormation template under cdk.out/"
+	@echo "make synth   the CloudFormation template and the bootstraps under cdk.out/"
+	@echo "make sam     the template for sam local under $(SAM_OUT)/ (never to be deployed)"
 
 deps: java $(LOCAL_NODE)
 	@$(GO) mod download
@@ -85,11 +85,19 @@ endef
 fuzz:
 	$(call fuzz-each,$(FUZZTIME))
 
-# The CloudFormation template (and assets) under cdk.out/, without AWS
-# credentials; cdk-nag's AwsSolutions checks run on every synth.
-synth: build
+# The CloudFormation template and its assets under cdk.out/, without AWS
+# credentials: the synth builds the bootstraps itself (infra/bundling.go).
+# cdk-nag's AwsSolutions checks run on every synth.
+synth:
 	cd infra && CDK_OUTDIR=../cdk.out $(GO) run .
 	@ls cdk.out/*.template.json
+
+# The same stack for SAM CLI (samconfig.toml): the functions also declare
+# the variables infra/sam/env.json sets. CDK_CONTEXT_JSON is how the CDK
+# CLI passes -c to the app.
+sam:
+	cd infra && CDK_OUTDIR=../$(SAM_OUT) CDK_CONTEXT_JSON='{"samLocal":true}' $(GO) run .
+	@ls $(SAM_OUT)/*.template.json
 
 # Capacity units, overhead, allocations, binary sizes and cold starts (see
 # BENCHMARKS.md): each benchmark's output goes to build/bench/, and the last
@@ -116,8 +124,8 @@ FAULTS ?=
 loadtest: deps
 	$(GO) run ./infra/local/loadtest -c $(C) -d $(D) $(if $(filter-out 0 false no,$(FAULTS)),-faults)
 
+# The arm64 bootstraps the stack deploys, with the flags of infra/bootstrap,
+# for the benchmarks' binary sizes; synth does not need them.
 build:
-	@for fn in $(FUNCTIONS); do \
-	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(LAMBDA_DIR)/$$fn/bootstrap ./functions/$$fn || exit 1; \
-	done
+	$(GO) run ./infra/bootstrap/build -o $(LAMBDA_DIR)
 	@ls -l $(LAMBDA_DIR)/*/bootstrap

@@ -1,10 +1,10 @@
 // Command infra is the CDK app of the device events service.
 //
 // Run it through the CDK CLI from this folder (npx aws-cdk@2 synth|deploy,
-// see cdk.json), or directly with `CDK_OUTDIR=../cdk.out go run .` to write
-// the cloud assembly that SAM CLI reads. Either way the stack is checked
-// with the cdk-nag AwsSolutions pack, and an unsuppressed finding fails the
-// synthesis.
+// see cdk.json), or directly with `CDK_OUTDIR=../cdk.out go run .`. It
+// needs Go and Node only: the synthesis builds the functions' bootstraps
+// itself (bundling.go). Either way the stack is checked with the cdk-nag
+// AwsSolutions pack, and an unsuppressed finding fails the synthesis.
 package main
 
 import (
@@ -13,12 +13,15 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/fleetlog/device-events/infra/bootstrap"
 )
 
 func main() {
@@ -41,13 +44,30 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if err := CheckAssets(ResolveAssetDir(props.AssetDir)); err != nil {
+	if props.SourceDir, err = bootstrap.ModuleRoot(); err != nil {
 		return err
 	}
 	NewDeviceEventsStack(app, StackID, props)
 	ApplyNagChecks(app)
 
-	return synthesisErrors(app.Synth(nil))
+	assembly, err := synth(app)
+	if err != nil {
+		return err
+	}
+	return synthesisErrors(assembly)
+}
+
+// synth synthesizes the app. A failure inside the CDK, such as a function
+// that does not compile, reaches Go as a panic of the jsii runtime: it
+// becomes an error here, so that the message is not buried in a goroutine
+// dump.
+func synth(app awscdk.App) (assembly cxapi.CloudAssembly, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("synthesis failed: %v", r)
+		}
+	}()
+	return app.Synth(nil), nil
 }
 
 // ApplyNagChecks adds the cdk-nag AwsSolutions rules to every stack of
@@ -56,19 +76,27 @@ func ApplyNagChecks(scope awscdk.App) {
 	awscdk.Aspects_Of(scope).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 }
 
+// errorMetadata is the type of an error annotation in the cloud assembly
+// (ArtifactMetadataEntryType ERROR).
+const errorMetadata = "aws:cdk:error"
+
 // synthesisErrors turns the error annotations of the assembly (cdk-nag's
 // findings among them) into an error, as `cdk synth` does, so that
-// `go run .` fails the same way.
+// `go run .` fails the same way. It reads the stacks' metadata: their
+// Messages() are of a deprecated type.
 func synthesisErrors(assembly cxapi.CloudAssembly) error {
 	var errs []string
 	for _, stack := range *assembly.Stacks() {
-		for _, m := range *stack.Messages() {
-			if m.Level == cxapi.SynthesisMessageLevel_ERROR {
-				errs = append(errs, fmt.Sprintf("%s: %v", *m.Id, m.Entry.Data))
+		for path, entries := range *stack.Metadata() {
+			for _, e := range *entries {
+				if *e.Type == errorMetadata {
+					errs = append(errs, fmt.Sprintf("%s: %v", path, e.Data))
+				}
 			}
 		}
 	}
 	if len(errs) > 0 {
+		sort.Strings(errs)
 		return fmt.Errorf("synthesis found %d error(s):\n  %s", len(errs), strings.Join(errs, "\n  "))
 	}
 	return nil
@@ -101,9 +129,9 @@ func AppContext() (map[string]interface{}, error) {
 	return ctx, nil
 }
 
-// infraDir is the folder of this package's source, which holds cdk.json
-// and against which the default asset folder is resolved. It falls back to
-// the working directory when the binary was built with -trimpath.
+// infraDir is the folder of this package's source, which holds cdk.json.
+// It falls back to the working directory when the binary was built with
+// -trimpath.
 func infraDir() string {
 	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
 		dir := filepath.Dir(file)

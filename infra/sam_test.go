@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/fleetlog/device-events/pkg/routes"
 )
 
 // samConfig is the subset of samconfig.toml the tests read: for each
@@ -52,10 +54,44 @@ func readSAMConfig(t *testing.T, path string) (samConfig, string) {
 	return cfg, string(b)
 }
 
+// samEnvFile is the --env-vars file of samconfig.toml, relative to the
+// repository root.
+const samEnvFile = "infra/sam/env.json"
+
 func TestSAM(t *testing.T) {
-	f := configured(t)
+	f := samLocal(t)
 	root := filepath.Dir(infraDir())
 	cfg, text := readSAMConfig(t, filepath.Join(root, "samconfig.toml"))
+	templateFile := "build/sam/" + StackID + ".template.json"
+
+	for _, section := range []string{"default.local_invoke.parameters", "default.local_start_api.parameters", "default.local_start_lambda.parameters"} {
+		t.Run(section+" reads the SAM template with "+samEnvFile, func(t *testing.T) {
+			s, ok := cfg[section]
+			if !ok {
+				t.Fatalf("got no [%s], want one", section)
+			}
+			if got, want := s["template_file"], []string{templateFile}; !reflect.DeepEqual(got, want) {
+				t.Errorf("template_file: got %v, want %v", got, want)
+			}
+			if got, want := s["env_vars"], []string{samEnvFile}; !reflect.DeepEqual(got, want) {
+				t.Errorf("env_vars: got %v, want %v", got, want)
+			}
+		})
+	}
+
+	t.Run("make sam synthesizes with samLocal where samconfig.toml looks", func(t *testing.T) {
+		b, err := os.ReadFile(filepath.Join(root, "Makefile"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		makefile := string(b)
+		if want := `(?m)^SAM_OUT\s*:=\s*` + regexp.QuoteMeta(filepath.Dir(templateFile)) + `$`; !regexp.MustCompile(want).MatchString(makefile) {
+			t.Errorf("Makefile: got no line matching %s, want one", want)
+		}
+		if !regexp.MustCompile(`(?m)^sam:(.*\n\t.*)*samLocal`).MatchString(makefile) {
+			t.Errorf("Makefile: got no sam target giving samLocal, want one")
+		}
+	})
 
 	templatePath := filepath.Join(f.outdir, StackID+".template.json")
 	b, err := os.ReadFile(templatePath)
@@ -67,43 +103,6 @@ func TestSAM(t *testing.T) {
 		t.Fatalf("template: %v", err)
 	}
 	functions := resourcesOfType(tmpl, "AWS::Lambda::Function")
-
-	for _, section := range []string{"default.local_invoke.parameters", "default.local_start_api.parameters"} {
-		t.Run(section+" reads the template the app synthesizes, with events/env.json", func(t *testing.T) {
-			s, ok := cfg[section]
-			if !ok {
-				t.Fatalf("got no [%s], want one", section)
-			}
-			if got, want := s["template_file"], []string{"cdk.out/" + StackID + ".template.json"}; !reflect.DeepEqual(got, want) {
-				t.Errorf("template_file: got %v, want %v", got, want)
-			}
-			if got, want := s["env_vars"], []string{"events/env.json"}; !reflect.DeepEqual(got, want) {
-				t.Errorf("env_vars: got %v, want %v", got, want)
-			}
-		})
-	}
-
-	t.Run("cdk synth writes the cloud assembly where samconfig.toml looks for it", func(t *testing.T) {
-		b, err := os.ReadFile(filepath.Join(infraDir(), "cdk.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var cdk struct {
-			Output string `json:"output"`
-		}
-		if err := json.Unmarshal(b, &cdk); err != nil {
-			t.Fatal(err)
-		}
-		tf := cfg["default.local_invoke.parameters"]["template_file"]
-		if len(tf) != 1 {
-			t.Fatalf("template_file: got %v, want one path", tf)
-		}
-		got := filepath.Clean(filepath.Join(infraDir(), cdk.Output))
-		want := filepath.Join(root, filepath.Dir(tf[0]))
-		if got != want {
-			t.Errorf("cdk.json output: got %s, want %s", got, want)
-		}
-	})
 
 	t.Run("the functions samconfig.toml's examples invoke exist", func(t *testing.T) {
 		invoked := regexp.MustCompile(`sam local invoke (\w+)`).FindAllStringSubmatch(text, -1)
@@ -117,16 +116,30 @@ func TestSAM(t *testing.T) {
 		}
 	})
 
-	var env map[string]map[string]string
-	b, err = os.ReadFile(filepath.Join(root, "events", "env.json"))
-	if err != nil {
-		t.Fatalf("got %v, want a readable events/env.json", err)
-	}
-	if err := json.Unmarshal(b, &env); err != nil {
-		t.Fatalf("events/env.json: got %v, want a JSON object of objects of strings", err)
+	for _, fn := range routes.Functions {
+		t.Run(fn+" declares an empty DynamoDB endpoint and no page-token secret, else routes.Env", func(t *testing.T) {
+			want := map[string]interface{}{}
+			for k, v := range routes.Env(fn, routes.Settings{Table: "<table>", RetentionDays: DefaultRetentionDays}) {
+				want[k] = v
+			}
+			want[routes.EnvTable] = ref(TableLogicalID)
+			want[envDynamoDBEndpoint] = ""
+			if got, w := canon(environment(properties(functions[FunctionLogicalID(fn)]))), canon(want); got != w {
+				t.Errorf("got %s, want %s", got, w)
+			}
+		})
 	}
 
-	t.Run("events/env.json has an entry for every function and no other", func(t *testing.T) {
+	var env map[string]map[string]string
+	b, err = os.ReadFile(filepath.Join(root, samEnvFile))
+	if err != nil {
+		t.Fatalf("got %v, want a readable %s", err, samEnvFile)
+	}
+	if err := json.Unmarshal(b, &env); err != nil {
+		t.Fatalf("%s: got %v, want a JSON object of objects of strings", samEnvFile, err)
+	}
+
+	t.Run(samEnvFile+" has an entry for every function and no other", func(t *testing.T) {
 		var got, want []string
 		for id := range env {
 			got = append(got, id)
@@ -142,25 +155,20 @@ func TestSAM(t *testing.T) {
 	})
 
 	for id, vars := range env {
-		t.Run("events/env.json sets only variables "+id+" declares, as SAM ignores others", func(t *testing.T) {
+		t.Run(samEnvFile+" sets only variables "+id+" declares, as SAM ignores others", func(t *testing.T) {
 			fn, ok := functions[id]
 			if !ok {
 				t.Skipf("%s is not a function (reported above)", id)
 			}
-			declared, _ := properties(fn)["Environment"].(map[string]interface{})["Variables"].(map[string]interface{})
+			declared := environment(properties(fn))
 			for name := range vars {
 				if _, ok := declared[name]; !ok {
 					t.Errorf("got %s, want only variables of the template: %v", name, keys(declared))
 				}
 			}
-			for _, name := range []string{"TABLE_NAME", "DYNAMODB_ENDPOINT"} {
+			for _, name := range []string{routes.EnvTable, envDynamoDBEndpoint} {
 				if vars[name] == "" {
 					t.Errorf("%s: got empty, want a local value", name)
-				}
-			}
-			if _, secret := declared["PAGE_TOKEN_SECRET_ARN"]; secret {
-				if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(vars["PAGE_TOKEN_KEY"]) {
-					t.Errorf("PAGE_TOKEN_KEY: got %q, want 64 hex characters", vars["PAGE_TOKEN_KEY"])
 				}
 			}
 		})

@@ -1,7 +1,8 @@
 // Package bootstrap builds the functions' Lambda bootstraps, the one way
-// every caller builds them: `make build` (arm64, for deploying), the CDK
-// stack's bundling at synth, and the local stack, which runs them for this
-// machine's architecture. The flags are decided here and nowhere else.
+// every caller builds them: the CDK stack's bundling at synth (arm64, what
+// it deploys), `make build` (the same, for the benchmarks), and the local
+// stack, which runs them for this machine's architecture. The flags are
+// decided here and nowhere else.
 package bootstrap
 
 import (
@@ -32,14 +33,27 @@ var HostArch = runtime.GOARCH
 // Package is the import path of a function's main package.
 func Package(fn string) string { return "./functions/" + fn }
 
+// Args are the arguments of the go command that builds the bootstrap of
+// function fn into out, run from the module root. The CDK stack gives them
+// to the Go container it bundles with on machines without Go.
+func Args(fn, out string) []string {
+	args := append([]string{"build"}, Flags...)
+	return append(args, "-o", out, Package(fn))
+}
+
+// Env is the environment, added to the caller's, of a build for
+// linux/goarch: static binaries, cross-compiled without a C toolchain and
+// independent of the runtime image's C library.
+func Env(goarch string) []string {
+	return []string{"GOOS=linux", "GOARCH=" + goarch, "CGO_ENABLED=0"}
+}
+
 // Build builds the bootstrap of function fn for linux/goarch into out, from
 // the module rooted at root.
 func Build(ctx context.Context, root, fn, goarch, out string) error {
-	args := append([]string{"build"}, Flags...)
-	args = append(args, "-o", out, Package(fn))
-	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd := exec.CommandContext(ctx, "go", Args(fn, out)...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+goarch, "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), Env(goarch)...)
 	var msg bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &msg, &msg
 	if err := cmd.Run(); err != nil {

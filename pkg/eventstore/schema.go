@@ -23,8 +23,8 @@ const (
 )
 
 // CreateTableInput is the table definition for DynamoDB Local and tests:
-// on-demand, the type index, and a stream of new and old images as the
-// stack deploys it. TTL is set separately (UpdateTimeToLive).
+// on-demand with the type index, as the stack deploys it (no stream:
+// nothing consumes one). TTL is set separately (UpdateTimeToLive).
 func CreateTableInput(table string) *dynamodb.CreateTableInput {
 	return &dynamodb.CreateTableInput{
 		TableName:   aws.String(table),
@@ -46,10 +46,6 @@ func CreateTableInput(table string) *dynamodb.CreateTableInput {
 			},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
 		}},
-		StreamSpecification: &types.StreamSpecification{
-			StreamEnabled:  aws.Bool(true),
-			StreamViewType: types.StreamViewTypeNewAndOldImages,
-		},
 	}
 }
 

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"encoding/json"
+	"sort"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fleetlog/device-events/pkg/routes"
+)
+
+// APILogicalID is the device events API's stable logical id.
+const APILogicalID = "EventsApi"
+
+// httpAPIConfig is what newHTTPAPI builds an HTTP API from.
+type httpAPIConfig struct {
+	name, description string
+	// routes are the routes served, each by the function of its Function
+	// field. A route's Scope, when set, is required of the caller's token
+	// (JWT authorizers only; an IAM or Lambda authorizer takes none).
+	routes    []routes.Route
+	functions map[string]awslambda.IFunction
+	// authorizer guards every route.
+	authorizer awsapigatewayv2.IHttpRouteAuthorizer
+	// corsOrigins, when set, get a CORS configuration for the routes'
+	// methods.
+	corsOrigins  []string
+	logRetention awslogs.RetentionDays
+	// throttle applies to the stage as a whole.
+	throttle awsapigatewayv2.ThrottleSettings
+}
+
+// newHTTPAPI builds an HTTP API called id (also its logical id) in scope:
+// its $default stage, throttled and logging every request as JSON, and one
+// route per entry of c.routes, each behind c.authorizer and integrated with
+// its function as a Lambda proxy (payload 2.0). A second API of the stack
+// passes a scope of its own, in which the ids of its stage and log group
+// are its own too.
+func newHTTPAPI(scope constructs.Construct, id string, c httpAPIConfig) (awsapigatewayv2.HttpApi, awsapigatewayv2.HttpStage) {
+	var cors *awsapigatewayv2.CorsPreflightOptions
+	if len(c.corsOrigins) > 0 {
+		cors = &awsapigatewayv2.CorsPreflightOptions{
+			AllowOrigins:  jsii.Strings(c.corsOrigins...),
+			AllowMethods:  corsMethods(c.routes),
+			AllowHeaders:  jsii.Strings("Authorization", "Content-Type", "If-Match", "Idempotency-Key"),
+			ExposeHeaders: jsii.Strings("ETag", "Location", "Retry-After"),
+			MaxAge:        awscdk.Duration_Hours(jsii.Number(1)),
+		}
+	}
+	api := awsapigatewayv2.NewHttpApi(scope, jsii.String(id), &awsapigatewayv2.HttpApiProps{
+		ApiName:            jsii.String(c.name),
+		Description:        jsii.String(c.description),
+		CorsPreflight:      cors,
+		CreateDefaultStage: jsii.Bool(false),
+	})
+	api.Node().DefaultChild().(awscdk.CfnResource).OverrideLogicalId(jsii.String(id))
+
+	accessLogs := awslogs.NewLogGroup(scope, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
+		Retention: c.logRetention,
+	})
+	throttle := c.throttle
+	stage := awsapigatewayv2.NewHttpStage(scope, jsii.String("DefaultStage"), &awsapigatewayv2.HttpStageProps{
+		HttpApi:    api,
+		StageName:  jsii.String("$default"),
+		AutoDeploy: jsii.Bool(true),
+		Throttle:   &throttle,
+		AccessLogSettings: &accessLogSettings{
+			destination: awsapigatewayv2.NewLogGroupLogDestination(accessLogs),
+			format:      awsapigateway.AccessLogFormat_Custom(jsii.String(accessLogFormat())),
+		},
+	})
+
+	// One integration per function: an integration belongs to one API.
+	integrations := map[string]awsapigatewayv2integrations.HttpLambdaIntegration{}
+	for _, r := range c.routes {
+		if _, ok := integrations[r.Function]; ok {
+			continue
+		}
+		integrations[r.Function] = awsapigatewayv2integrations.NewHttpLambdaIntegration(
+			jsii.String(camel(r.Function)+"Integration"), c.functions[r.Function],
+			&awsapigatewayv2integrations.HttpLambdaIntegrationProps{
+				PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
+			})
+	}
+	for _, r := range c.routes {
+		var scopes *[]*string
+		if r.Scope != "" {
+			scopes = jsii.Strings(r.Scope)
+		}
+		api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
+			Path:                jsii.String(r.Path),
+			Methods:             &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(r.Method)},
+			Integration:         integrations[r.Function],
+			Authorizer:          c.authorizer,
+			AuthorizationScopes: scopes,
+		})
+	}
+	return api, stage
+}
+
+// stageThrottle is the stage throttling of the props, defaults filled in.
+func stageThrottle(props *StackProps) awsapigatewayv2.ThrottleSettings {
+	rate, burst := props.ThrottleRateLimit, props.ThrottleBurstLimit
+	if rate == 0 {
+		rate = DefaultThrottleRateLimit
+	}
+	if burst == 0 {
+		burst = DefaultThrottleBurstLimit
+	}
+	return awsapigatewayv2.ThrottleSettings{RateLimit: jsii.Number(rate), BurstLimit: jsii.Number(burst)}
+}
+
+// jwtAuthorizer accepts the tokens of the issuer and audience from the
+// props, else from the CDK context, else from CloudFormation parameters,
+// so that a template synthesized without them can still be deployed with
+// --parameters.
+func jwtAuthorizer(stack awscdk.Stack, props *StackProps) awsapigatewayv2authorizers.HttpJwtAuthorizer {
+	node := stack.Node()
+	issuer := props.JwtIssuer
+	if issuer == "" {
+		issuer = contextString(node, "jwtIssuer")
+	}
+	audience := props.JwtAudience
+	if len(audience) == 0 {
+		audience = contextList(node, "jwtAudience")
+	}
+
+	var issuerValue *string
+	if issuer != "" {
+		issuerValue = jsii.String(issuer)
+	} else {
+		issuerValue = awscdk.NewCfnParameter(stack, jsii.String("JwtIssuer"), &awscdk.CfnParameterProps{
+			Type:           jsii.String("String"),
+			Description:    jsii.String("Issuer URL of the JWTs the API accepts, e.g. https://cognito-idp.<region>.amazonaws.com/<userPoolId>"),
+			AllowedPattern: jsii.String("https://.+"),
+		}).ValueAsString()
+	}
+	var audienceValue *[]*string
+	if len(audience) > 0 {
+		audienceValue = jsii.Strings(audience...)
+	} else {
+		audienceValue = awscdk.NewCfnParameter(stack, jsii.String("JwtAudience"), &awscdk.CfnParameterProps{
+			Type:        jsii.String("CommaDelimitedList"),
+			Description: jsii.String("Accepted JWT audiences (for Cognito access tokens: the app client ids), comma separated"),
+		}).ValueAsList()
+	}
+	return awsapigatewayv2authorizers.NewHttpJwtAuthorizer(jsii.String("JwtAuthorizer"), issuerValue, &awsapigatewayv2authorizers.HttpJwtAuthorizerProps{
+		JwtAudience: audienceValue,
+	})
+}
+
+// corsMethods are the methods of rs, each once.
+func corsMethods(rs []routes.Route) *[]awsapigatewayv2.CorsHttpMethod {
+	seen := map[string]bool{}
+	var out []awsapigatewayv2.CorsHttpMethod
+	for _, r := range rs {
+		if !seen[r.Method] {
+			seen[r.Method] = true
+			out = append(out, awsapigatewayv2.CorsHttpMethod(r.Method))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return &out
+}
+
+// accessLogSettings implements awsapigatewayv2.IAccessLogSettings, which
+// has no struct form in Go.
+type accessLogSettings struct {
+	destination awsapigatewayv2.IAccessLogDestination
+	format      awsapigateway.AccessLogFormat
+}
+
+func (s *accessLogSettings) Destination() awsapigatewayv2.IAccessLogDestination { return s.destination }
+func (s *accessLogSettings) Format() awsapigateway.AccessLogFormat              { return s.format }
+
+// accessLogFormat is one JSON object per request, with the variables HTTP
+// APIs support (REST-only ones such as $context.identity.caller are not).
+func accessLogFormat() string {
+	fields := map[string]string{
+		"requestId":          "$context.requestId",
+		"ip":                 "$context.identity.sourceIp",
+		"userAgent":          "$context.identity.userAgent",
+		"requestTime":        "$context.requestTime",
+		"routeKey":           "$context.routeKey",
+		"path":               "$context.path",
+		"status":             "$context.status",
+		"protocol":           "$context.protocol",
+		"responseLength":     "$context.responseLength",
+		"responseLatency":    "$context.responseLatency",
+		"integrationLatency": "$context.integrationLatency",
+		"integrationError":   "$context.integrationErrorMessage",
+		"authorizerError":    "$context.authorizer.error",
+		"errorMessage":       "$context.error.message",
+		"sub":                "$context.authorizer.claims.sub",
+	}
+	b, err := json.Marshal(fields)
+	if err != nil {
+		panic(err) // a map of strings always marshals
+	}
+	return string(b)
+}

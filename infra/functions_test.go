@@ -1,0 +1,379 @@
+package main
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/fleetlog/device-events/pkg/eventstore"
+	"github.com/fleetlog/device-events/pkg/routes"
+)
+
+func TestFunctions(t *testing.T) {
+	tmpl := configured(t).template
+	secretID, _ := onlyResourceOfType(t, tmpl, "AWS::SecretsManager::Secret")
+	for _, fn := range routes.Functions {
+		deployment := routes.Deployments[fn]
+		p := properties(mustResource(t, tmpl, FunctionLogicalID(fn), "AWS::Lambda::Function"))
+
+		t.Run(fn+" runs a bootstrap binary on provided.al2023 on arm64", func(t *testing.T) {
+			for _, c := range []struct {
+				field string
+				got   interface{}
+				want  interface{}
+			}{
+				{"Runtime", p["Runtime"], "provided.al2023"},
+				{"Architectures", canon(p["Architectures"]), `["arm64"]`},
+				{"Handler", p["Handler"], "bootstrap"},
+			} {
+				if c.got != c.want {
+					t.Errorf("%s: got %v, want %v", c.field, c.got, c.want)
+				}
+			}
+		})
+
+		t.Run(fn+" has the timeout and memory of routes.Deployments, JSON logs in its own log group and active tracing", func(t *testing.T) {
+			logging, _ := p["LoggingConfig"].(map[string]interface{})
+			for _, c := range []struct {
+				field string
+				got   interface{}
+				want  interface{}
+			}{
+				{"Timeout", p["Timeout"], deployment.Timeout.Seconds()},
+				{"MemorySize", p["MemorySize"], float64(deployment.MemoryMB)},
+				{"TracingConfig", canon(p["TracingConfig"]), `{"Mode":"Active"}`},
+				{"LoggingConfig.LogFormat", logging["LogFormat"], "JSON"},
+			} {
+				if c.got != c.want {
+					t.Errorf("%s: got %v, want %v", c.field, c.got, c.want)
+				}
+			}
+			logGroup := mustResource(t, tmpl, logGroupID(p["LoggingConfig"]), "AWS::Logs::LogGroup")
+			if got := properties(logGroup)["RetentionInDays"]; got != float64(14) {
+				t.Errorf("log group RetentionInDays: got %v, want 14", got)
+			}
+		})
+
+		t.Run(fn+"'s environment is exactly routes.Env, with the stack's table and secret", func(t *testing.T) {
+			// routes.Env with placeholders, which the template must hold as
+			// references to the stack's resources.
+			placeholders := map[string]interface{}{
+				"<table>":  ref(TableLogicalID),
+				"<secret>": ref(secretID),
+			}
+			want := map[string]interface{}{}
+			for k, v := range routes.Env(fn, routes.Settings{Table: "<table>", RetentionDays: testRetentionDays, PageTokenSecretARN: "<secret>"}) {
+				if r, ok := placeholders[v]; ok {
+					want[k] = r
+				} else {
+					want[k] = v
+				}
+			}
+			if got, w := canon(environment(p)), canon(want); got != w {
+				t.Errorf("got %s, want %s", got, w)
+			}
+		})
+
+		t.Run(fn+" reserves the concurrency the props give it, if any", func(t *testing.T) {
+			got, set := p["ReservedConcurrentExecutions"]
+			n, want := testReserved[fn]
+			switch {
+			case want && got != float64(n):
+				t.Errorf("got %v, want %d", got, n)
+			case !want && set:
+				t.Errorf("got %v, want none", got)
+			}
+		})
+	}
+
+	t.Run("without reservedConcurrency no function reserves concurrency", func(t *testing.T) {
+		for id, r := range resourcesOfType(defaults(t).template, "AWS::Lambda::Function") {
+			if got, ok := properties(r)["ReservedConcurrentExecutions"]; ok {
+				t.Errorf("%s: got %v, want none", id, got)
+			}
+		}
+	})
+
+	t.Run("the page-token secret is 64 lowercase hex characters", func(t *testing.T) {
+		gen, _ := properties(resources(tmpl)[secretID])["GenerateSecretString"].(map[string]interface{})
+		want := `{"ExcludeCharacters":"ghijklmnopqrstuvwxyz","ExcludePunctuation":true,"ExcludeUppercase":true,"IncludeSpace":false,"PasswordLength":64}`
+		if got := canon(gen); got != want {
+			t.Errorf("got %s, want %s", got, want)
+		}
+	})
+}
+
+// environment returns a function's environment variables.
+func environment(fn map[string]interface{}) map[string]interface{} {
+	env, _ := fn["Environment"].(map[string]interface{})
+	vars, _ := env["Variables"].(map[string]interface{})
+	return vars
+}
+
+func TestNames(t *testing.T) {
+	for fn, want := range map[string]string{
+		routes.PutEvent:        "PutEventFunction",
+		routes.ListEvents:      "ListEventsFunction",
+		routes.AggregateEvents: "AggregateEventsFunction",
+		routes.PatchEvent:      "PatchEventFunction",
+		routes.DeleteEvent:     "DeleteEventFunction",
+	} {
+		t.Run(fn+" has the logical id "+want, func(t *testing.T) {
+			if got := FunctionLogicalID(fn); got != want {
+				t.Errorf("got %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+// statement is one IAM policy statement, normalized.
+type statement struct {
+	effect    string
+	actions   []string
+	resources []string // canonical JSON of each resource
+}
+
+func statementsOf(doc interface{}) []statement {
+	d, _ := doc.(map[string]interface{})
+	var out []statement
+	for _, s := range d["Statement"].([]interface{}) {
+		m := s.(map[string]interface{})
+		st := statement{effect: fmt.Sprint(m["Effect"]), actions: stringList(m["Action"])}
+		switch r := m["Resource"].(type) {
+		case []interface{}:
+			for _, x := range r {
+				st.resources = append(st.resources, canon(x))
+			}
+		default:
+			st.resources = []string{canon(r)}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// roleStatements collects the statements of every policy attached to the
+// role, inline or not, and its managed policy ARNs.
+func roleStatements(tmpl map[string]interface{}, roleID string) ([]statement, []interface{}) {
+	role := resources(tmpl)[roleID]
+	rp := properties(role)
+	var out []statement
+	if inline, ok := rp["Policies"].([]interface{}); ok {
+		for _, p := range inline {
+			out = append(out, statementsOf(p.(map[string]interface{})["PolicyDocument"])...)
+		}
+	}
+	for _, p := range resourcesOfType(tmpl, "AWS::IAM::Policy") {
+		pp := properties(p)
+		for _, r := range pp["Roles"].([]interface{}) {
+			if canon(r) == canon(ref(roleID)) {
+				out = append(out, statementsOf(pp["PolicyDocument"])...)
+			}
+		}
+	}
+	managed, _ := rp["ManagedPolicyArns"].([]interface{})
+	return out, managed
+}
+
+func TestLeastPrivilege(t *testing.T) {
+	tmpl := configured(t).template
+	secretID, _ := onlyResourceOfType(t, tmpl, "AWS::SecretsManager::Secret")
+	tableArn := canon(getAttArn(TableLogicalID))
+	indexArn := canon(map[string]interface{}{"Fn::Join": []interface{}{"", []interface{}{getAttArn(TableLogicalID), "/index/" + eventstore.TypeIndex}}})
+	secretArn := canon(ref(secretID))
+
+	for _, fn := range routes.Functions {
+		access := routes.Permissions[fn]
+		p := properties(mustResource(t, tmpl, FunctionLogicalID(fn), "AWS::Lambda::Function"))
+		att, _ := p["Role"].(map[string]interface{})["Fn::GetAtt"].([]interface{})
+		if len(att) != 2 {
+			t.Fatalf("%s Role: got %v, want the Arn of a role of the stack", fn, p["Role"])
+		}
+		roleID := att[0].(string)
+		stmts, managed := roleStatements(tmpl, roleID)
+		logsArn := canon(getAttArn(logGroupID(p["LoggingConfig"])))
+
+		t.Run(fn+"'s role may do exactly its routes.Permissions on the table and the index", func(t *testing.T) {
+			onTable, onIndex := []string{}, []string{}
+			for _, s := range stmts {
+				for _, a := range s.actions {
+					if !strings.HasPrefix(a, "dynamodb:") {
+						continue
+					}
+					for _, r := range s.resources {
+						switch r {
+						case tableArn:
+							onTable = append(onTable, a)
+						case indexArn:
+							onIndex = append(onIndex, a)
+						default:
+							t.Errorf("got %s on %s, want DynamoDB actions on the table and its index only", a, r)
+						}
+					}
+				}
+			}
+			if got, want := sorted(onTable), sorted(access.TableActions); !reflect.DeepEqual(got, want) {
+				t.Errorf("table actions: got %v, want %v", got, want)
+			}
+			if got, want := sorted(onIndex), sorted(access.IndexActions); !reflect.DeepEqual(got, want) {
+				t.Errorf("index actions: got %v, want %v", got, want)
+			}
+		})
+
+		t.Run(fn+"'s role reads the page-token secret only if routes.Permissions says so", func(t *testing.T) {
+			var got []string
+			for _, s := range stmts {
+				for _, a := range s.actions {
+					if strings.HasPrefix(a, "secretsmanager:") {
+						for _, r := range s.resources {
+							got = append(got, a+" on "+r)
+						}
+					}
+				}
+			}
+			want := []string{}
+			if access.PageTokenKey {
+				want = []string{"secretsmanager:GetSecretValue on " + secretArn}
+			}
+			if !reflect.DeepEqual(sorted(got), want) {
+				t.Errorf("got %v, want %v", nonNil(got), want)
+			}
+		})
+
+		t.Run(fn+"'s role has no other permission than logs to its log group and X-Ray", func(t *testing.T) {
+			if len(managed) != 0 {
+				t.Errorf("managed policies: got %v, want none", managed)
+			}
+			allowedOn := map[string]string{
+				"logs:CreateLogStream":     logsArn,
+				"logs:PutLogEvents":        logsArn,
+				"xray:PutTraceSegments":    `"*"`,
+				"xray:PutTelemetryRecords": `"*"`,
+			}
+			for _, s := range stmts {
+				if s.effect != "Allow" {
+					continue
+				}
+				for _, a := range s.actions {
+					if strings.HasPrefix(a, "dynamodb:") || strings.HasPrefix(a, "secretsmanager:") {
+						continue // checked above
+					}
+					want, ok := allowedOn[a]
+					if !ok {
+						t.Errorf("got action %s, want none beyond routes.Permissions, logs and X-Ray", a)
+						continue
+					}
+					for _, r := range s.resources {
+						if r != want {
+							t.Errorf("%s: got resource %s, want %s", a, r, want)
+						}
+					}
+				}
+			}
+		})
+	}
+
+	t.Run("no IAM policy of the stack allows every action of a service", func(t *testing.T) {
+		var all []statement
+		for _, p := range resourcesOfType(tmpl, "AWS::IAM::Policy") {
+			all = append(all, statementsOf(properties(p)["PolicyDocument"])...)
+		}
+		for id := range resourcesOfType(tmpl, "AWS::IAM::Role") {
+			_, managed := roleStatements(tmpl, id)
+			if inline, ok := properties(resources(tmpl)[id])["Policies"].([]interface{}); ok {
+				for _, p := range inline {
+					all = append(all, statementsOf(p.(map[string]interface{})["PolicyDocument"])...)
+				}
+			}
+			for _, m := range managed {
+				if strings.Contains(canon(m), "FullAccess") {
+					t.Errorf("role %s: got managed policy %s, want no *FullAccess policy", id, canon(m))
+				}
+			}
+		}
+		if len(all) == 0 {
+			t.Fatal("got no IAM statements, want the functions' policies")
+		}
+		for _, s := range all {
+			for _, a := range s.actions {
+				if a == "*" || strings.HasSuffix(a, ":*") {
+					t.Errorf("got Action %q, want named actions only", a)
+				}
+			}
+		}
+	})
+}
+
+// logGroupID returns the logical id a LoggingConfig's LogGroup refers to.
+func logGroupID(loggingConfig interface{}) string {
+	lc, _ := loggingConfig.(map[string]interface{})
+	lg, _ := lc["LogGroup"].(map[string]interface{})
+	id, _ := lg["Ref"].(string)
+	return id
+}
+
+func TestDirectInvoke(t *testing.T) {
+	tmpl := configured(t).template
+	putEventArn := canon(getAttArn(FunctionLogicalID(routes.PutEvent)))
+
+	byPrincipal := map[string][]resource{}
+	for _, r := range resourcesOfType(tmpl, "AWS::Lambda::Permission") {
+		p := properties(r)
+		principal := fmt.Sprint(p["Principal"])
+		byPrincipal[principal] = append(byPrincipal[principal], r)
+	}
+
+	for _, arn := range testInvokers {
+		t.Run(arn+" may invoke put-event and nothing else", func(t *testing.T) {
+			perms := byPrincipal[arn]
+			if len(perms) != 1 {
+				t.Fatalf("permissions for %s: got %d, want 1", arn, len(perms))
+			}
+			p := properties(perms[0])
+			if got := canon(p["FunctionName"]); got != putEventArn {
+				t.Errorf("FunctionName: got %s, want %s", got, putEventArn)
+			}
+			if got := p["Action"]; got != "lambda:InvokeFunction" {
+				t.Errorf("Action: got %v, want lambda:InvokeFunction", got)
+			}
+		})
+	}
+
+	t.Run("every other invoke permission is API Gateway's, one per route, from this API", func(t *testing.T) {
+		for principal, perms := range byPrincipal {
+			if principal == "apigateway.amazonaws.com" {
+				continue
+			}
+			if !contains(testInvokers, principal) {
+				t.Errorf("got an invoke permission for %s (%d), want only the invoker roles and API Gateway", principal, len(perms))
+			}
+		}
+		apigw := byPrincipal["apigateway.amazonaws.com"]
+		if len(apigw) != len(routes.All) {
+			t.Errorf("API Gateway permissions: got %d, want %d (one per route)", len(apigw), len(routes.All))
+		}
+		for _, r := range apigw {
+			if src := canon(properties(r)["SourceArn"]); !strings.Contains(src, canon(ref(APILogicalID))) {
+				t.Errorf("SourceArn: got %s, want one scoped to %s", src, APILogicalID)
+			}
+		}
+	})
+
+	t.Run("without invoker roles nobody but API Gateway may invoke a function", func(t *testing.T) {
+		for _, r := range resourcesOfType(defaults(t).template, "AWS::Lambda::Permission") {
+			if got := properties(r)["Principal"]; got != "apigateway.amazonaws.com" {
+				t.Errorf("Principal: got %v, want apigateway.amazonaws.com", got)
+			}
+		}
+	})
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -11,13 +11,15 @@ LOCAL_NODE   := infra/local/node_modules/.package-lock.json
 LAMBDA_DIR   := build/lambda
 # The template for sam local (samconfig.toml reads it from there).
 SAM_OUT      := build/sam
+# The bootstraps built for this machine, which the local stack runs.
+LOCAL_DIR    := build/local
 
 SCOPES  ?= events/read events/write events/delete
 DEVICES ?=
 FN      ?= put-event
 EVENT   ?= events/put-event-direct.json
 
-.PHONY: run test token invoke build synth sam bench fuzz loadtest deps java help
+.PHONY: run test token invoke build build-local synth sam bench fuzz loadtest deps java help
 
 help:
 	@echo "make run     the API on http://127.0.0.1:3000 against DynamoDB Local (PORT, PERSIST=1)"
@@ -59,12 +61,13 @@ invoke: deps
 	@$(GO) run ./infra/local invoke -fn $(FN) -event $(EVENT)
 
 # One DynamoDB Local serves every package's tests (each test makes its own
-# table). The CDK tests (./infra) compile slowly the first time; go test
-# builds packages in parallel, so the others do not wait for them.
-test: deps
+# table), and the bootstraps are built once for every package whose tests
+# run the local stack. The CDK tests (./infra) compile slowly the first
+# time; go test builds packages in parallel, so the others do not wait.
+test: deps build-local
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
-	$(GO) run ./infra/local with-dynamodb -- $(GO) test -count=1 ./...
+	DEVICE_EVENTS_BOOTSTRAPS=$(CURDIR)/$(LOCAL_DIR) $(GO) run ./infra/local with-dynamodb -- $(GO) test -count=1 ./...
 	$(call fuzz-each,5s)
 
 # Fuzz targets as package:Target; go test -fuzz takes one package and one
@@ -129,3 +132,7 @@ loadtest: deps
 build:
 	$(GO) run ./infra/bootstrap/build -o $(LAMBDA_DIR)
 	@ls -l $(LAMBDA_DIR)/*/bootstrap
+
+# The same for this machine: the bootstraps the local stack runs.
+build-local:
+	@$(GO) run ./infra/bootstrap/build -arch $$($(GO) env GOARCH) -o $(LOCAL_DIR)

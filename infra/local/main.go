@@ -1,43 +1,44 @@
-// Command local runs the device events API on a laptop: DynamoDB Local,
-// the table, and the local gateway in front of the five functions.
+// Command local runs the device events API on a laptop as it runs in AWS:
+// DynamoDB Local with the table, and the local stack (infra/local/devstack:
+// the functions' bootstraps under a Lambda stand-in, their AWS calls held
+// against their roles, the API Gateway stand-in in front).
 //
-//	go run ./infra/local run     [-port 3000] [-persist]   (make run)
-//	go run ./infra/local token   [-scopes ...] [-devices ...] (make token)
-//	go run ./infra/local invoke  -fn put-event -event events/x.json (make invoke)
-//	go run ./infra/local with-dynamodb -- go test ./...   (make test)
+//	go run ./infra/local run     [-port 3000] [-persist]                (make run)
+//	go run ./infra/local token   [-scopes ...] [-devices ...]           (make token)
+//	go run ./infra/local invoke  -fn put-event -event events/x.json      (make invoke)
+//	go run ./infra/local with-dynamodb -- go test ./...                 (make test)
 package main
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
-
+	"github.com/fleetlog/device-events/infra/bootstrap"
+	"github.com/fleetlog/device-events/infra/local/devstack"
 	"github.com/fleetlog/device-events/infra/local/dynamodblocal"
 	"github.com/fleetlog/device-events/infra/local/gateway"
-	"github.com/fleetlog/device-events/pkg/api"
+	"github.com/fleetlog/device-events/infra/local/lambdalocal"
 	"github.com/fleetlog/device-events/pkg/eventstore"
-	"github.com/fleetlog/device-events/pkg/pagetoken"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
-// stateDir holds the local secrets, the dev token and, with -persist, the data.
+// stateDir holds the local secrets, the dev token, the bootstraps and,
+// with -persist, the data.
 const stateDir = ".local"
 
 func main() {
@@ -84,43 +85,13 @@ func secret(name string) ([]byte, error) {
 	return b, os.WriteFile(path, []byte(hex.EncodeToString(b)+"\n"), 0o600)
 }
 
+var tableDefinition = dynamodblocal.TableDefinition{Create: eventstore.CreateTableInput, TTL: eventstore.TimeToLiveInput}
+
 func tableName() string {
 	if t := os.Getenv("TABLE_NAME"); t != "" {
 		return t
 	}
 	return "device-events"
-}
-
-// functions builds the five functions in-process over one store, with the
-// DynamoDB client configured as in Lambda.
-func functions(ctx context.Context, endpoint string, logger *slog.Logger) ([]*api.Function, error) {
-	client, _, err := api.DynamoDB(ctx, endpoint)
-	if err != nil {
-		return nil, err
-	}
-	key, err := secret("page-token-key")
-	if err != nil {
-		return nil, err
-	}
-	signer, err := pagetoken.NewSigner(key)
-	if err != nil {
-		return nil, err
-	}
-	// The functions' own reading of RETENTION_DAYS, with the local table
-	// name as the default.
-	if os.Getenv("TABLE_NAME") == "" {
-		os.Setenv("TABLE_NAME", tableName())
-	}
-	cfg, err := api.ConfigFromEnv()
-	if err != nil {
-		return nil, err
-	}
-	deps := api.Deps{
-		Store:      eventstore.New(client, cfg.Table, eventstore.Options{Retention: cfg.Retention}),
-		PageTokens: func(context.Context) (*pagetoken.Signer, error) { return signer, nil },
-		Logger:     logger,
-	}
-	return api.NewAll(deps)
 }
 
 func startDynamoDB(ctx context.Context, persist bool) (*dynamodblocal.Instance, error) {
@@ -142,7 +113,7 @@ func startDynamoDB(ctx context.Context, persist bool) (*dynamodblocal.Instance, 
 	}
 	client, err := dynamodblocal.Client(ctx, inst.Endpoint)
 	if err == nil {
-		err = dynamodblocal.CreateTable(ctx, client, dynamodblocal.TableDefinition{Create: eventstore.CreateTableInput, TTL: eventstore.TimeToLiveInput}, tableName())
+		err = dynamodblocal.CreateTable(ctx, client, tableDefinition, tableName())
 	}
 	if err != nil {
 		inst.Stop()
@@ -162,9 +133,9 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("port %s: %w (set PORT to use another)", *port, err)
 	}
+	defer ln.Close()
 	inst, err := startDynamoDB(ctx, *persist)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	defer inst.Stop()
@@ -172,27 +143,20 @@ func run(ctx context.Context, args []string) error {
 	_ = os.WriteFile(endpointFile, []byte(inst.Endpoint+"\n"), 0o600)
 	defer os.Remove(endpointFile)
 
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{ReplaceAttr: lambdacontext.ReplaceAttr}))
-	fns, err := functions(ctx, inst.Endpoint, logger)
+	fmt.Fprintln(os.Stderr, "Building the functions' bootstraps for this machine ...")
+	st, err := startStack(ctx, inst.Endpoint, os.Stderr)
 	if err != nil {
 		return err
 	}
-	jwtSecret, err := secret("jwt-secret")
-	if err != nil {
-		return err
-	}
-	auth, err := gateway.NewAuth(jwtSecret)
-	if err != nil {
-		return err
-	}
-	tok, err := auth.Mint(gateway.TokenClaims{Subject: "dev", Scopes: []string{routes.ScopeRead, routes.ScopeWrite, routes.ScopeDelete}, TTL: 30 * 24 * time.Hour})
+	defer st.Close()
+	tok, err := st.Auth.Mint(gateway.TokenClaims{Subject: "dev", Scopes: []string{routes.ScopeRead, routes.ScopeWrite, routes.ScopeDelete}, TTL: 30 * 24 * time.Hour})
 	if err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(stateDir, "dev-token"), []byte(tok+"\n"), 0o600); err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: gateway.New(fns, auth, logger), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: st.Gateway, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -201,6 +165,7 @@ func run(ctx context.Context, args []string) error {
 	}()
 	base := "http://127.0.0.1:" + *port
 	fmt.Printf(`Device events API on %s (DynamoDB Local at %s, table %s%s)
+Each function runs as its own bootstrap process, as in Lambda; their logs follow below.
 A token with every scope is in %s/dev-token:
   export TOKEN=$(cat %s/dev-token)
   curl -s -X POST %s/devices/dev-1/events -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"type":"door_opened"}'
@@ -212,6 +177,58 @@ Narrower tokens: make token SCOPES="events/read" DEVICES="dev-1". Ctrl-C stops e
 		return err
 	}
 	return nil
+}
+
+// startStack starts the local stack over a DynamoDB Local where the table
+// exists, with the bootstraps built for this machine under .local/ and the
+// local secrets.
+func startStack(ctx context.Context, endpoint string, logs io.Writer) (*devstack.Stack, error) {
+	bins := os.Getenv(devstack.BootstrapsEnv)
+	if bins == "" {
+		root, err := bootstrap.ModuleRoot()
+		if err != nil {
+			return nil, err
+		}
+		bins = filepath.Join(root, stateDir, "bootstraps")
+		if err := bootstrap.BuildAll(ctx, root, bootstrap.HostArch, bins); err != nil {
+			return nil, err
+		}
+	}
+	pageKey, err := secret("page-token-key")
+	if err != nil {
+		return nil, err
+	}
+	jwtSecret, err := secret("jwt-secret")
+	if err != nil {
+		return nil, err
+	}
+	retention, err := retentionDays()
+	if err != nil {
+		return nil, err
+	}
+	return devstack.Start(ctx, devstack.Config{
+		DynamoDB:      endpoint,
+		Table:         tableName(),
+		RetentionDays: retention,
+		Bootstraps:    bins,
+		PageTokenKey:  hex.EncodeToString(pageKey),
+		JWTSecret:     jwtSecret,
+		Logs:          logs,
+	})
+}
+
+// retentionDays reads RETENTION_DAYS as the stack's prop: days, 0 keeps
+// events forever, default 90.
+func retentionDays() (int, error) {
+	v := os.Getenv(routes.EnvRetentionDays)
+	if v == "" {
+		return int(eventstore.DefaultRetention / (24 * time.Hour)), nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s=%q is not a whole number of days", routes.EnvRetentionDays, v)
+	}
+	return n, nil
 }
 
 func envOr(k, def string) string {
@@ -248,22 +265,38 @@ func token(args []string) error {
 	return nil
 }
 
-// invoke runs one function on one event file, as `sam local invoke` does,
-// against the DynamoDB Local of a running `make run`, or a fresh one.
+// invoke runs one function on one event file, as `sam local invoke` does:
+// its bootstrap under the Lambda stand-in, against $DYNAMODB_ENDPOINT, else
+// the DynamoDB Local of a running `make run`, else a fresh one. It prints
+// the function's answer and fails when the function returns an error.
 func invoke(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("invoke", flag.ExitOnError)
 	fn := fs.String("fn", "", "function: "+strings.Join(routes.Functions, ", "))
 	file := fs.String("event", "", "event file, e.g. events/put-event-direct.json")
 	_ = fs.Parse(args)
+	if _, ok := routes.Deployments[*fn]; !ok {
+		return fmt.Errorf("no function %q (one of %s)", *fn, strings.Join(routes.Functions, ", "))
+	}
 	payload, err := os.ReadFile(*file)
 	if err != nil {
 		return fmt.Errorf("event file: %w", err)
 	}
-	endpoint := ""
-	if b, err := os.ReadFile(filepath.Join(stateDir, "dynamodb-endpoint")); err == nil {
-		endpoint = strings.TrimSpace(string(b))
-		if c, err := dynamodblocal.Client(ctx, endpoint); err != nil || dynamodblocal.CreateTable(ctx, c, dynamodblocal.TableDefinition{Create: eventstore.CreateTableInput, TTL: eventstore.TimeToLiveInput}, tableName()) != nil {
-			endpoint = "" // stale file: make run is not running
+	endpoint := os.Getenv("DYNAMODB_ENDPOINT")
+	if endpoint == "" {
+		if b, err := os.ReadFile(filepath.Join(stateDir, "dynamodb-endpoint")); err == nil {
+			endpoint = strings.TrimSpace(string(b))
+		}
+	}
+	if endpoint != "" {
+		c, err := dynamodblocal.Client(ctx, endpoint)
+		if err == nil {
+			err = dynamodblocal.CreateTable(ctx, c, tableDefinition, tableName())
+		}
+		if err != nil {
+			if os.Getenv("DYNAMODB_ENDPOINT") != "" {
+				return fmt.Errorf("DYNAMODB_ENDPOINT=%s: %w", endpoint, err)
+			}
+			endpoint = "" // a stale file: make run is not running
 		}
 	}
 	if endpoint == "" {
@@ -275,26 +308,24 @@ func invoke(ctx context.Context, args []string) error {
 		endpoint = inst.Endpoint
 		fmt.Fprintln(os.Stderr, "(make run is not running: using a fresh in-memory DynamoDB Local)")
 	}
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{ReplaceAttr: lambdacontext.ReplaceAttr}))
-	fns, err := functions(ctx, endpoint, logger)
+	st, err := startStack(ctx, endpoint, os.Stderr)
 	if err != nil {
 		return err
 	}
-	for _, f := range fns {
-		if f.Name() != *fn {
-			continue
-		}
-		ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: "local-invoke"})
-		out, err := lambda.NewHandler(f.Invoke).Invoke(ctx, payload)
-		if err != nil {
-			b, _ := json.Marshal(err)
-			fmt.Println(string(b))
-			return nil
-		}
-		fmt.Println(string(out))
-		return nil
+	defer st.Close()
+	res, err := st.Invoke(ctx, *fn, payload)
+	var ie *lambdalocal.InvokeError
+	if errors.As(err, &ie) {
+		return fmt.Errorf("Lambda refused the invoke: %d %s: %s", ie.Status, ie.Type, ie.Message)
 	}
-	return fmt.Errorf("no function %q (one of %s)", *fn, strings.Join(routes.Functions, ", "))
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(res.Payload))
+	if res.FunctionError != "" {
+		return fmt.Errorf("%s returned a function error", *fn)
+	}
+	return nil
 }
 
 // withDynamoDB runs a command with DYNAMODB_ENDPOINT pointing at a fresh

@@ -2,21 +2,19 @@ package eventsclient
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
-	awslambda "github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
+	"github.com/fleetlog/device-events/infra/local/devstack"
 	"github.com/fleetlog/device-events/infra/local/dynamodblocal/ddbtest"
 	"github.com/fleetlog/device-events/infra/local/stacktest"
-	"github.com/fleetlog/device-events/pkg/api"
-	"github.com/fleetlog/device-events/pkg/routes"
 )
 
 func TestMain(m *testing.M) { ddbtest.Main(m) }
@@ -28,13 +26,12 @@ type stack struct {
 	*stacktest.Stack
 	t   *testing.T
 	url string
-	fns map[string]*api.Function
 }
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
 	st := stacktest.New(t)
-	return &stack{Stack: st, t: t, url: st.URL, fns: st.Functions}
+	return &stack{Stack: st, t: t, url: st.URL}
 }
 
 func (s *stack) mint(scopes ...string) string {
@@ -80,42 +77,34 @@ func (z *sleeps) waits() []time.Duration {
 	return append([]time.Duration(nil), z.d...)
 }
 
-// inProcessLambda is what the Lambda service does with an Invoke: it hands
-// the payload to the function through aws-lambda-go's handler, as the
-// runtime does, and answers a function error as "Unhandled" with the
-// error's JSON.
-type inProcessLambda struct {
-	handler awslambda.Handler
+// recordingLambda is the SDK's Lambda client calling the local Lambda
+// service's Invoke API (the put-event bootstrap under lambdalocal), with
+// the payloads it sent recorded.
+type recordingLambda struct {
+	client *lambda.Client
 
 	mu       sync.Mutex
 	payloads [][]byte
 }
 
-func (s *stack) lambda() *inProcessLambda {
-	return &inProcessLambda{handler: awslambda.NewHandler(s.fns[routes.PutEvent].Invoke)}
+func (s *stack) lambda() *recordingLambda {
+	srv := httptest.NewServer(s.Lambda.Handler())
+	s.t.Cleanup(srv.Close)
+	return &recordingLambda{client: lambda.New(lambda.Options{
+		Region:       devstack.Region,
+		BaseEndpoint: aws.String(srv.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+	})}
 }
 
-func (l *inProcessLambda) Invoke(ctx context.Context, in *lambda.InvokeInput, _ ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
+func (l *recordingLambda) Invoke(ctx context.Context, in *lambda.InvokeInput, opts ...func(*lambda.Options)) (*lambda.InvokeOutput, error) {
 	l.mu.Lock()
 	l.payloads = append(l.payloads, in.Payload)
 	l.mu.Unlock()
-	out, err := l.handler.Invoke(ctx, in.Payload)
-	if err == nil {
-		return &lambda.InvokeOutput{StatusCode: 200, Payload: out}, nil
-	}
-	var ie messages.InvokeResponse_Error
-	if !errors.As(err, &ie) {
-		ie = messages.InvokeResponse_Error{Type: "Runtime.Error", Message: err.Error()}
-	}
-	payload, merr := json.Marshal(map[string]string{"errorType": ie.Type, "errorMessage": ie.Message})
-	if merr != nil {
-		return nil, merr
-	}
-	unhandled := "Unhandled"
-	return &lambda.InvokeOutput{StatusCode: 200, FunctionError: &unhandled, Payload: payload}, nil
+	return l.client.Invoke(ctx, in, opts...)
 }
 
-func (l *inProcessLambda) sent() [][]byte {
+func (l *recordingLambda) sent() [][]byte {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([][]byte(nil), l.payloads...)

@@ -104,8 +104,13 @@ func NewValidator() (*Validator, error) {
 	}
 	opts.WithCustomSchemaErrorFunc(schemaMessage)
 	v := &Validator{router: router, options: opts}
-	if ref := doc.Components.Schemas["Error"]; ref != nil {
-		v.errorSchema = ref.Value
+	// A path or method the document lacks is answered 404 by API Gateway
+	// (a function behind a catch-all route would answer it 404 or 405):
+	// the body is the NotFound response's, either shape.
+	if r := doc.Components.Responses["NotFound"]; r != nil && r.Value != nil {
+		if mt := r.Value.Content.Get("application/json"); mt != nil && mt.Schema != nil {
+			v.errorSchema = mt.Schema.Value
+		}
 	}
 	return v, nil
 }
@@ -142,7 +147,7 @@ func (v *Validator) Request(req *http.Request, body []byte) error {
 // Response checks an answer to req against the document: its status must be
 // one the operation lists, with the headers and body that status has. A 404
 // or 405 to a path or method the document lacks is checked against the
-// error schema (every path answers those). The error is a *ValidationError.
+// NotFound response's schema (every path answers those). The error is a *ValidationError.
 func (v *Validator) Response(req *http.Request, status int, header http.Header, body []byte) error {
 	fail := func(err error) error {
 		return &ValidationError{Method: req.Method, Path: req.URL.EscapedPath(), Status: status, Err: err}
@@ -175,14 +180,14 @@ func (v *Validator) undocumentedAnswer(status int, header http.Header, body []by
 		return fail(errors.New("405 without an Allow header"))
 	}
 	if v.errorSchema == nil {
-		return fail(errors.New("the document has no Error schema"))
+		return fail(errors.New("the document has no NotFound response"))
 	}
 	var value any
 	if err := json.Unmarshal(body, &value); err != nil {
 		return fail(fmt.Errorf("body is not JSON: %w", err))
 	}
 	if err := v.errorSchema.VisitJSON(value, openapi3.VisitAsResponse(), openapi3.SetSchemaErrorMessageCustomizer(schemaMessage)); err != nil {
-		return fail(fmt.Errorf("body is not an Error: %w", err))
+		return fail(fmt.Errorf("body is not an error answer: %w", err))
 	}
 	return nil
 }

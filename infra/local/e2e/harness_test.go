@@ -7,7 +7,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,8 +18,8 @@ import (
 
 	"github.com/fleetlog/device-events/infra/local/dynamodblocal/ddbtest"
 	"github.com/fleetlog/device-events/infra/local/stacktest"
-	"github.com/fleetlog/device-events/pkg/api"
 	"github.com/fleetlog/device-events/pkg/openapi"
+	"github.com/fleetlog/device-events/pkg/routes"
 )
 
 func TestMain(m *testing.M) { ddbtest.Main(m) }
@@ -32,15 +34,27 @@ type stack struct {
 	t     *testing.T
 	url   string
 	token string
-	fns   map[string]*api.Function
 }
 
 var validator = sync.OnceValues(openapi.NewValidator)
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	st := stacktest.New(t)
-	return &stack{Stack: st, t: t, url: st.URL, token: st.Token, fns: st.Functions}
+	o := stacktest.Options{}
+	// A mutation run (TestTheSuiteFailsWithoutAPermission) takes one
+	// permission away from every stack.
+	if deny := os.Getenv(denyEnv); deny != "" {
+		fn, action, _ := strings.Cut(deny, "=")
+		o.Permissions = maps.Clone(routes.Permissions)
+		o.Permissions[fn] = without(o.Permissions[fn], action)
+	}
+	return newStackWith(t, o)
+}
+
+func newStackWith(t *testing.T, o stacktest.Options) *stack {
+	t.Helper()
+	st := stacktest.NewWith(t, o)
+	return &stack{Stack: st, t: t, url: st.URL, token: st.Token}
 }
 
 func (s *stack) mint(scopes []string, devices []string) string {
@@ -114,15 +128,24 @@ func (s *stack) do(method, path string, body any, opts ...option) reply {
 	return r
 }
 
-// want fails the test unless the reply has the status (and, for errors, the
-// contract's error code).
+// want fails the test unless the reply has the status and, for errors, the
+// contract's error code, or for API Gateway's own answers (apigw(...)) its
+// {"message"} body.
 func (r reply) want(t *testing.T, status int, code ...string) reply {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status = %d, want %d; body %s", r.status, status, r.raw)
 	}
-	if len(code) > 0 && r.body["error"] != code[0] {
-		t.Fatalf("error = %v, want %s; body %s", r.body["error"], code[0], r.raw)
+	if len(code) > 0 {
+		if msg, ok := strings.CutPrefix(code[0], apigwPrefix); ok {
+			if len(r.body) != 1 || r.body["message"] != msg {
+				t.Fatalf("body = %s, want API Gateway's {\"message\":%q}", r.raw, msg)
+			}
+			return r
+		}
+		if r.body["error"] != code[0] {
+			t.Fatalf("error = %v, want %s; body %s", r.body["error"], code[0], r.raw)
+		}
 	}
 	if status >= 400 {
 		if r.body["message"] == nil || r.body["requestId"] == nil {
@@ -131,6 +154,13 @@ func (r reply) want(t *testing.T, status int, code ...string) reply {
 	}
 	return r
 }
+
+const apigwPrefix = "apigw:"
+
+// apigw names an answer of API Gateway itself, whose body is
+// {"message": msg}: its authorizer's 401 and 403, unknown routes, its
+// payload limit, a failed integration.
+func apigw(msg string) string { return apigwPrefix + msg }
 
 // checkContract fails the test when an exchange is not what the OpenAPI
 // document says: any answer it does not describe, and any request the API

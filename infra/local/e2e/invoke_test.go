@@ -1,26 +1,36 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
-// invoke calls a function the way Lambda does: JSON in, JSON out.
+// invoke calls a function's bootstrap the way Lambda does: JSON in, JSON
+// out; a function error comes back as the runtime reported it.
 func (s *stack) invoke(fn string, payload any) ([]byte, error) {
 	s.t.Helper()
 	b, err := json.Marshal(payload)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	return lambda.NewHandler(s.fns[fn].Invoke).Invoke(context.Background(), b)
+	res, err := s.Invoke(s.t, fn, b)
+	if err != nil {
+		return nil, err
+	}
+	if res.FunctionError != "" {
+		var ie messages.InvokeResponse_Error
+		if err := json.Unmarshal(res.Payload, &ie); err != nil {
+			s.t.Fatalf("function error %s: %v", res.Payload, err)
+		}
+		return nil, ie
+	}
+	return res.Payload, nil
 }
 
 func TestADirectInvokeOfPutEventStoresTheEvents(t *testing.T) {

@@ -63,7 +63,7 @@ func TestPatchErrors(t *testing.T) {
 		{"text/plain is refused", `{"state":"resolved"}`, []option{header("Content-Type", "text/plain")}, 415, "unsupported_media_type"},
 		{"a body over 256 KiB", map[string]any{"text": strings.Repeat("x", 300<<10)}, nil, 413, "payload_too_large"},
 		{"a bad If-Match", map[string]any{"state": "resolved"}, []option{header("If-Match", "abc")}, 400, "invalid_parameter"},
-		{"patching needs events/write", map[string]any{"state": "resolved"}, []option{bearer(s.mint([]string{routes.ScopeRead}, nil))}, 403, "forbidden"},
+		{"patching needs events/write", map[string]any{"state": "resolved"}, []option{bearer(s.mint([]string{routes.ScopeRead}, nil))}, 403, apigw("Forbidden")},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,7 +151,7 @@ func TestBulkDelete(t *testing.T) {
 	if all["deleted"] != json.Number("5") || total("") != 0 {
 		t.Fatalf("all=true: %v, then %d counted; want 5 and 0", all, total(""))
 	}
-	s.do("DELETE", "/devices/b/events?all=true", nil, bearer(s.mint([]string{routes.ScopeWrite}, nil))).want(t, 403, "forbidden")
+	s.do("DELETE", "/devices/b/events?all=true", nil, bearer(s.mint([]string{routes.ScopeWrite}, nil))).want(t, 403, apigw("Forbidden"))
 }
 
 func TestBulkDeleteGoesOnWithItsToken(t *testing.T) {

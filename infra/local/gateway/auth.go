@@ -56,11 +56,15 @@ func (a *Auth) Mint(c TokenClaims) (string, error) {
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(a.secret)
 }
 
-// Verify checks an Authorization header and returns the claims the way API
-// Gateway's JWT authorizer passes them to a function: every value a string,
-// arrays as "[a b]".
-func (a *Auth) Verify(header string) (map[string]string, error) {
-	raw, ok := strings.CutPrefix(header, "Bearer ")
+// Verify checks the Authorization headers of a request and returns the
+// claims the way API Gateway's JWT authorizer passes them to a function:
+// every value a string, arrays as "[a b]". Two Authorization headers are
+// refused, as API Gateway refuses them, rather than one of them picked.
+func (a *Auth) Verify(headers []string) (map[string]string, error) {
+	if len(headers) != 1 {
+		return nil, errors.New("one bearer token is required")
+	}
+	raw, ok := strings.CutPrefix(headers[0], "Bearer ")
 	if !ok || raw == "" {
 		return nil, errors.New("a bearer token is required")
 	}

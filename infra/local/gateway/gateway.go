@@ -1,9 +1,16 @@
-// Package gateway is the local stand-in for API Gateway: an HTTP server
-// that matches requests against the route table the stack deploys, checks
-// bearer JWTs signed with a local secret, turns each request into an HTTP
-// API (payload 2.0) event, invokes the route's function in-process through
-// aws-lambda-go's own handler (so the event goes through JSON exactly as in
-// Lambda) and writes the function's answer back.
+// Package gateway is the local stand-in for API Gateway's HTTP API: an HTTP
+// server that matches requests against the route table the stack deploys,
+// checks bearer JWTs signed with a local secret and the route's scope as
+// the stack's JWT authorizer does, turns each request into the HTTP API
+// (payload 2.0) event API Gateway sends, invokes the route's function
+// through the local Lambda service, and writes the function's answer back.
+//
+// Where API Gateway answers by itself, the gateway answers as it does, with
+// its {"message": …} bodies rather than the functions' error format: no or
+// an invalid token (401), a token without the route's scope (403), a path
+// or method no route has (404), a body over 10 MB (413), throttling (429),
+// and a failed invoke (500: the function crashed, timed out, ran out of
+// memory, or Lambda refused the payload).
 package gateway
 
 import (
@@ -17,49 +24,93 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/fleetlog/device-events/pkg/api"
 	"github.com/fleetlog/device-events/pkg/openapi"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
-// Limits API Gateway applies before a function sees a request.
-const (
-	maxBody        = 10 << 20
-	functionTimout = 10 * time.Second
-)
+// MaxBody is the largest request body API Gateway's HTTP API takes.
+const MaxBody = 10 << 20
+
+// Invoker runs a function synchronously, as API Gateway's Lambda
+// integration does: the function's answer, or failed (a function error,
+// or Lambda refusing the invoke), with what to log.
+type Invoker interface {
+	Invoke(ctx context.Context, function string, payload []byte) (answer []byte, failed error)
+}
+
+// Options are the gateway's settings beyond its functions and tokens.
+type Options struct {
+	// APIID is requestContext.apiId in the events, as the stack's API id
+	// is in AWS; the functions refuse events of other APIs.
+	APIID string
+	// RateLimit and Burst throttle requests as the stage's throttling
+	// does (a token bucket); zero RateLimit does not throttle.
+	RateLimit float64
+	Burst     int
+	Logger    *slog.Logger
+}
 
 // Gateway serves the API locally.
 type Gateway struct {
-	functions map[string]lambda.Handler
-	auth      *Auth
-	logger    *slog.Logger
+	invoker Invoker
+	auth    *Auth
+	opts    Options
+	bucket  *tokenBucket
 }
 
-// New returns a gateway over the given functions, one per routes.Functions
-// entry, checking tokens with auth.
-func New(functions []*api.Function, auth *Auth, logger *slog.Logger) *Gateway {
-	g := &Gateway{functions: map[string]lambda.Handler{}, auth: auth, logger: logger}
-	if g.logger == nil {
-		g.logger = slog.New(slog.DiscardHandler)
+// New returns a gateway that invokes functions through invoker and checks
+// tokens with auth.
+func New(invoker Invoker, auth *Auth, opts Options) *Gateway {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	for _, f := range functions {
-		g.functions[f.Name()] = lambda.NewHandler(f.Invoke)
+	if opts.APIID == "" {
+		opts.APIID = "local"
+	}
+	g := &Gateway{invoker: invoker, auth: auth, opts: opts}
+	if opts.RateLimit > 0 {
+		g.bucket = newTokenBucket(opts.RateLimit, max(opts.Burst, 1))
 	}
 	return g
 }
 
+// API Gateway's own answers.
+var (
+	notFound     = apiGatewayAnswer{http.StatusNotFound, "Not Found"}
+	unauthorized = apiGatewayAnswer{http.StatusUnauthorized, "Unauthorized"}
+	forbidden    = apiGatewayAnswer{http.StatusForbidden, "Forbidden"}
+	tooLarge     = apiGatewayAnswer{http.StatusRequestEntityTooLarge, "Request Entity Too Large"}
+	throttled    = apiGatewayAnswer{http.StatusTooManyRequests, "Too Many Requests"}
+	internal     = apiGatewayAnswer{http.StatusInternalServerError, "Internal Server Error"}
+)
+
+type apiGatewayAnswer struct {
+	status  int
+	message string
+}
+
+func (a apiGatewayAnswer) write(w http.ResponseWriter, requestID string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Apigw-Requestid", requestID)
+	w.WriteHeader(a.status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"message": a.message})
+}
+
 // ServeHTTP implements http.Handler.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	// Local conveniences, not routes of the API.
 	if req.URL.Path == "/healthz" && req.Method == http.MethodGet {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 		return
 	}
 	if req.URL.Path == "/openapi.json" && req.Method == http.MethodGet {
@@ -68,62 +119,56 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	requestID := newRequestID()
-	segments, err := api.SplitPath(req.URL.EscapedPath())
+	if g.bucket != nil && !g.bucket.take() {
+		throttled.write(w, requestID)
+		return
+	}
+	route, params, ok := match(req)
+	if !ok {
+		notFound.write(w, requestID)
+		return
+	}
+	claims, err := g.auth.Verify(req.Header.Values("Authorization"))
 	if err != nil {
-		writeError(w, http.StatusNotFound, "not_found", "no such resource", requestID, nil)
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		unauthorized.write(w, requestID)
 		return
 	}
-	route, params, known := routes.Match(req.Method, segments)
-	if route.Function == "" {
-		if known {
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", req.Method+" is not allowed here", requestID,
-				map[string]string{"Allow": strings.Join(routes.Methods(segments), ", ")})
-			return
-		}
-		writeError(w, http.StatusNotFound, "not_found", "no such resource", requestID, nil)
+	// The JWT authorizer reads the scopes from "scope" (else "scp"), space
+	// delimited (RFC 6749 3.3).
+	scopes := claims["scope"]
+	if scopes == "" {
+		scopes = claims["scp"]
+	}
+	if !slices.Contains(strings.Fields(scopes), route.Scope) {
+		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope"`)
+		forbidden.write(w, requestID)
 		return
 	}
-	// Two Authorization headers are refused, as API Gateway refuses them,
-	// rather than one of them being picked.
-	authz := req.Header.Values("Authorization")
-	if len(authz) > 1 {
-		authz = []string{""}
-	}
-	claims, err := g.auth.Verify(strings.Join(authz, ""))
+	body, err := io.ReadAll(io.LimitReader(req.Body, MaxBody+1))
 	if err != nil {
-		writeError(w, http.StatusUnauthorized, "unauthorized", err.Error(), requestID,
-			map[string]string{"WWW-Authenticate": `Bearer error="invalid_token"`})
+		internal.write(w, requestID)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(req.Body, maxBody+1))
+	if len(body) > MaxBody {
+		tooLarge.write(w, requestID)
+		return
+	}
+	payload, err := json.Marshal(g.httpAPIEvent(req, route, params, claims, body, requestID))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_json", "could not read the body", requestID, nil)
+		internal.write(w, requestID)
 		return
 	}
-	if len(body) > maxBody {
-		writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large", "body is larger than 10 MB", requestID, nil)
-		return
-	}
-	event := httpAPIEvent(req, route, params, claims, body, requestID)
-	payload, err := json.Marshal(event)
+	out, err := g.invoker.Invoke(req.Context(), route.Function, payload)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "internal", "could not build the event", requestID, nil)
-		return
-	}
-	ctx, cancel := context.WithTimeout(req.Context(), functionTimout)
-	defer cancel()
-	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: requestID,
-		InvokedFunctionArn: "arn:aws:lambda:local:000000000000:function:" + route.Function})
-	out, err := g.functions[route.Function].Invoke(ctx, payload)
-	if err != nil {
-		// A function error behind API Gateway becomes a bare 500 (or 502).
-		g.logger.Error("function error", "function", route.Function, "error", err.Error(), "requestId", requestID)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error", requestID, nil)
+		g.opts.Logger.Error("integration error", "function", route.Function, "error", err.Error(), "apiRequestId", requestID)
+		internal.write(w, requestID)
 		return
 	}
 	var resp events.APIGatewayV2HTTPResponse
 	if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode == 0 {
-		writeError(w, http.StatusBadGateway, "internal", "the function's answer is not an HTTP API response", requestID, nil)
+		g.opts.Logger.Error("integration error", "function", route.Function, "error", "the function's answer is not an HTTP API response", "apiRequestId", requestID)
+		internal.write(w, requestID)
 		return
 	}
 	for k, v := range resp.Headers {
@@ -137,16 +182,44 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Apigw-Requestid", requestID)
 	respBody := []byte(resp.Body)
 	if resp.IsBase64Encoded {
-		respBody, _ = base64.StdEncoding.DecodeString(resp.Body)
+		if respBody, err = base64.StdEncoding.DecodeString(resp.Body); err != nil {
+			internal.write(w, requestID)
+			return
+		}
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(respBody)
 }
 
+// match finds the route of a request as an HTTP API without a $default
+// route does: its method and path must be a route's, else API Gateway
+// answers 404 (it has no 405). Path segments are decoded; an encoded slash
+// stays inside its segment.
+func match(req *http.Request) (routes.Route, map[string]string, bool) {
+	raw, ok := strings.CutPrefix(req.URL.EscapedPath(), "/")
+	if !ok {
+		return routes.Route{}, nil, false
+	}
+	parts := strings.Split(raw, "/")
+	for i, p := range parts {
+		var err error
+		if parts[i], err = url.PathUnescape(p); err != nil {
+			return routes.Route{}, nil, false
+		}
+	}
+	route, params, _ := routes.Match(req.Method, parts)
+	return route, params, route.Function != ""
+}
+
 // httpAPIEvent builds the event API Gateway's HTTP API sends for req.
-func httpAPIEvent(req *http.Request, route routes.Route, params map[string]string, claims map[string]string, body []byte, requestID string) events.APIGatewayV2HTTPRequest {
+func (g *Gateway) httpAPIEvent(req *http.Request, route routes.Route, params map[string]string, claims map[string]string, body []byte, requestID string) events.APIGatewayV2HTTPRequest {
 	headers := map[string]string{}
+	var cookies []string
 	for k, v := range req.Header {
+		if strings.EqualFold(k, "Cookie") {
+			cookies = append(cookies, v...)
+			continue
+		}
 		headers[strings.ToLower(k)] = strings.Join(v, ",")
 	}
 	if req.Host != "" {
@@ -163,12 +236,13 @@ func httpAPIEvent(req *http.Request, route routes.Route, params map[string]strin
 		RouteKey:              route.Key(),
 		RawPath:               req.URL.EscapedPath(),
 		RawQueryString:        req.URL.RawQuery,
+		Cookies:               cookies,
 		Headers:               headers,
 		QueryStringParameters: query,
 		PathParameters:        params,
 		RequestContext: events.APIGatewayV2HTTPRequestContext{
 			AccountID:  "000000000000",
-			APIID:      "local",
+			APIID:      g.opts.APIID,
 			DomainName: req.Host,
 			RequestID:  requestID,
 			RouteKey:   route.Key(),
@@ -206,17 +280,29 @@ func newRequestID() string {
 	return fmt.Sprintf("%s-%s-%s-%s-%s", h[:8], h[8:12], h[12:16], h[16:20], h[20:])
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+// tokenBucket is the stage's throttling: rate requests a second, bursts
+// of up to burst.
+type tokenBucket struct {
+	mu     sync.Mutex
+	rate   float64
+	burst  float64
+	tokens float64
+	last   time.Time
 }
 
-// writeError answers in the contract's error format: the local gateway's
-// own refusals look like the functions' ones.
-func writeError(w http.ResponseWriter, status int, code, msg, requestID string, headers map[string]string) {
-	for k, v := range headers {
-		w.Header().Set(k, v)
+func newTokenBucket(rate float64, burst int) *tokenBucket {
+	return &tokenBucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: time.Now()}
+}
+
+func (b *tokenBucket) take() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
 	}
-	writeJSON(w, status, map[string]string{"error": code, "message": msg, "requestId": requestID})
+	b.tokens--
+	return true
 }

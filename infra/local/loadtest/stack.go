@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -13,14 +13,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambdacontext"
-
+	"github.com/fleetlog/device-events/infra/local/devstack"
 	"github.com/fleetlog/device-events/infra/local/dynamodblocal"
 	"github.com/fleetlog/device-events/infra/local/faultproxy"
 	"github.com/fleetlog/device-events/infra/local/gateway"
-	"github.com/fleetlog/device-events/pkg/api"
 	"github.com/fleetlog/device-events/pkg/eventstore"
-	"github.com/fleetlog/device-events/pkg/pagetoken"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
@@ -42,6 +39,7 @@ type stack struct {
 	// store reads DynamoDB Local directly, for the checks.
 	store *eventstore.Store
 
+	local *devstack.Stack
 	srv   *http.Server
 	URL   string
 	Token string
@@ -73,7 +71,7 @@ func startStack(ctx context.Context, withFaults bool, seed uint64) (_ *stack, er
 	// The checks read with a client built as the handlers' is (same
 	// credentials, so the same database file of DynamoDB Local), but
 	// straight to DynamoDB Local, past the fault proxy.
-	direct, _, err := api.DynamoDB(ctx, s.ddb.Endpoint)
+	direct, err := dynamodblocal.Client(ctx, s.ddb.Endpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -93,50 +91,34 @@ func startStack(ctx context.Context, withFaults bool, seed uint64) (_ *stack, er
 	if err != nil {
 		return nil, err
 	}
-	logger := slog.New(slog.NewJSONHandler(apiLog, &slog.HandlerOptions{ReplaceAttr: lambdacontext.ReplaceAttr}))
-	fns, err := functions(ctx, endpoint, logger)
-	if err != nil {
-		return nil, err
-	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	auth, err := gateway.NewAuth(secret)
-	if err != nil {
+	// The functions' bootstraps under the Lambda stand-in, as make run runs
+	// them; their calls reach DynamoDB Local (or the fault proxy) through
+	// the local AWS endpoint.
+	if s.local, err = devstack.Start(ctx, devstack.Config{
+		DynamoDB:      endpoint,
+		Table:         tableName,
+		RetentionDays: int(eventstore.DefaultRetention / (24 * time.Hour)),
+		PageTokenKey:  hex.EncodeToString(key),
+		JWTSecret:     secret,
+		Logs:          apiLog,
+	}); err != nil {
 		return nil, err
 	}
-	if s.Token, err = auth.Mint(gateway.TokenClaims{Subject: "loadtest", Scopes: []string{routes.ScopeRead, routes.ScopeWrite, routes.ScopeDelete}, TTL: 2 * time.Hour}); err != nil {
+	if s.Token, err = s.local.Auth.Mint(gateway.TokenClaims{Subject: "loadtest", Scopes: []string{routes.ScopeRead, routes.ScopeWrite, routes.ScopeDelete}, TTL: 2 * time.Hour}); err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	s.srv = &http.Server{Handler: gateway.New(fns, auth, logger), ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{Handler: s.local.Gateway, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
 	s.URL = "http://" + ln.Addr().String()
 	return s, nil
-}
-
-// functions builds the five functions over one store as `make run` does:
-// the DynamoDB client configured as in Lambda (api.DynamoDB), the default
-// retention, a page-token key of this run.
-func functions(ctx context.Context, endpoint string, logger *slog.Logger) ([]*api.Function, error) {
-	client, _, err := api.DynamoDB(ctx, endpoint)
-	if err != nil {
-		return nil, err
-	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	signer, err := pagetoken.NewSigner(key)
-	if err != nil {
-		return nil, err
-	}
-	deps := api.Deps{
-		Store:      eventstore.New(client, tableName, eventstore.Options{}),
-		PageTokens: func(context.Context) (*pagetoken.Signer, error) { return signer, nil },
-		Logger:     logger,
-	}
-	return api.NewAll(deps)
 }
 
 // kill ends DynamoDB Local with SIGKILL, as a crash would.
@@ -174,6 +156,9 @@ func (s *stack) restart(ctx context.Context) error {
 func (s *stack) close() {
 	if s.srv != nil {
 		_ = s.srv.Close()
+	}
+	if s.local != nil {
+		s.local.Close()
 	}
 	if s.proxy != nil {
 		_ = s.proxy.Close()

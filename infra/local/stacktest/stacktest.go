@@ -1,23 +1,28 @@
-// Package stacktest runs the whole API locally for tests: a fresh table in
-// DynamoDB Local (see ddbtest), the five functions in-process and the local
-// gateway in an httptest server, as `make run` wires them.
+// Package stacktest runs the whole API locally for tests, as `make run`
+// does: a fresh table in DynamoDB Local (see ddbtest), the local stack
+// (devstack: the functions' bootstraps under the Lambda stand-in, their
+// calls held against their roles) and its gateway in an httptest server.
 package stacktest
 
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"net/http/httptest"
+	"os"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/fleetlog/device-events/infra/bootstrap"
+	"github.com/fleetlog/device-events/infra/local/devstack"
 	"github.com/fleetlog/device-events/infra/local/dynamodblocal"
 	"github.com/fleetlog/device-events/infra/local/dynamodblocal/ddbtest"
 	"github.com/fleetlog/device-events/infra/local/gateway"
-	"github.com/fleetlog/device-events/pkg/api"
+	"github.com/fleetlog/device-events/infra/local/lambdalocal"
 	"github.com/fleetlog/device-events/pkg/eventstore"
-	"github.com/fleetlog/device-events/pkg/pagetoken"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
@@ -29,51 +34,61 @@ var Table = dynamodblocal.TableDefinition{Create: eventstore.CreateTableInput, T
 
 // Stack is one local API over its own table.
 type Stack struct {
-	URL       string
-	Client    *dynamodb.Client
-	Table     string
-	Store     *eventstore.Store
-	Auth      *gateway.Auth
-	Functions map[string]*api.Function
+	*devstack.Stack
+	URL string
+	// Client reaches DynamoDB Local directly, past the roles' checks, for
+	// the tests' own reads.
+	Client *dynamodb.Client
+	Table  string
+	// Store reads and writes the table directly, as a test's fixture.
+	Store *eventstore.Store
 	// Token carries every scope and no device limit.
 	Token string
 }
 
-// New starts a stack that ends with the test. Its events are kept forever:
-// DynamoDB Local runs TTL for real, and tests use fixed dates.
-func New(tb testing.TB) *Stack {
+// Options change a test stack.
+type Options struct {
+	// Permissions replace the roles of the stack (routes.Permissions).
+	Permissions map[string]routes.Access
+	// Logs receives the functions' log lines.
+	Logs *SyncBuffer
+}
+
+// New starts a stack that ends with the test. Its functions keep events
+// forever (RETENTION_DAYS=0): DynamoDB Local runs TTL for real, and tests
+// use fixed dates.
+func New(tb testing.TB) *Stack { return NewWith(tb, Options{}) }
+
+// NewWith starts a stack with options.
+func NewWith(tb testing.TB, o Options) *Stack {
 	tb.Helper()
 	client := ddbtest.Client(tb)
 	table := ddbtest.Table(tb, client, Table)
-	// The functions get their client as in Lambda: same timeouts, retries
-	// and CA bundle handling.
-	fnClient, _, err := api.DynamoDB(context.Background(), ddbtest.Endpoint(tb))
+	bins, err := bootstraps()
 	if err != nil {
-		tb.Fatalf("api.DynamoDB: %v", err)
+		tb.Fatalf("bootstraps: %v", err)
 	}
-	signer, err := pagetoken.NewSigner(bytes.Repeat([]byte{7}, 32))
+	cfg := devstack.Config{
+		DynamoDB:      ddbtest.Endpoint(tb),
+		Table:         table,
+		RetentionDays: 0,
+		Bootstraps:    bins,
+		PageTokenKey:  hex.EncodeToString(bytes.Repeat([]byte{7}, 32)),
+		JWTSecret:     bytes.Repeat([]byte{9}, 32),
+		Permissions:   o.Permissions,
+	}
+	if o.Logs != nil {
+		cfg.Logs = o.Logs
+	}
+	ds, err := devstack.Start(context.Background(), cfg)
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("devstack: %v", err)
 	}
-	s := &Stack{Client: client, Table: table, Functions: map[string]*api.Function{},
-		Store: eventstore.New(fnClient, table, eventstore.Options{Retention: -1})}
-	deps := api.Deps{
-		Store:      s.Store,
-		PageTokens: func(context.Context) (*pagetoken.Signer, error) { return signer, nil },
-	}
-	fns, err := api.NewAll(deps)
-	if err != nil {
-		tb.Fatalf("api.NewAll: %v", err)
-	}
-	for _, f := range fns {
-		s.Functions[f.Name()] = f
-	}
-	if s.Auth, err = gateway.NewAuth(bytes.Repeat([]byte{9}, 32)); err != nil {
-		tb.Fatal(err)
-	}
-	srv := httptest.NewServer(gateway.New(fns, s.Auth, nil))
+	tb.Cleanup(ds.Close)
+	srv := httptest.NewServer(ds.Gateway)
 	tb.Cleanup(srv.Close)
-	s.URL = srv.URL
+	s := &Stack{Stack: ds, URL: srv.URL, Client: client, Table: table,
+		Store: eventstore.New(client, table, eventstore.Options{Retention: -1})}
 	s.Token = s.Mint(tb, AllScopes, nil)
 	return s
 }
@@ -86,4 +101,56 @@ func (s *Stack) Mint(tb testing.TB, scopes, devices []string) string {
 		tb.Fatal(err)
 	}
 	return tok
+}
+
+// Invoke calls a function directly, as Lambda's Invoke API does.
+func (s *Stack) Invoke(tb testing.TB, fn string, payload []byte) (lambdalocal.Result, error) {
+	tb.Helper()
+	return s.Stack.Invoke(context.Background(), fn, payload)
+}
+
+// bootstraps are built once per test binary, unless make test built them
+// (devstack.BootstrapsEnv).
+var (
+	buildOnce sync.Once
+	builtDir  string
+	buildErr  error
+)
+
+func bootstraps() (string, error) {
+	if dir := os.Getenv(devstack.BootstrapsEnv); dir != "" {
+		return dir, nil
+	}
+	buildOnce.Do(func() {
+		root, err := bootstrap.ModuleRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		if builtDir, buildErr = os.MkdirTemp("", "stacktest-bootstraps-"); buildErr != nil {
+			return
+		}
+		buildErr = bootstrap.BuildAll(context.Background(), root, bootstrap.HostArch, builtDir)
+	})
+	return builtDir, buildErr
+}
+
+// SyncBuffer is a bytes.Buffer safe for the concurrent writes of several
+// function instances.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

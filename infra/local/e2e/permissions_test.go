@@ -1,0 +1,167 @@
+package e2e
+
+import (
+	"fmt"
+	"maps"
+	"net/url"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fleetlog/device-events/infra/local/stacktest"
+	"github.com/fleetlog/device-events/pkg/routes"
+)
+
+// TestEveryPermissionOfEveryRoleIsNeeded removes, one at a time, each
+// permission the stack grants a function (routes.Permissions) and drives
+// every route through the local stack: some request must then fail with a
+// 5xx, and the local AWS endpoint must have denied exactly that action to
+// that function. With the roles as granted, the same requests all pass
+// (every other test here runs with them). So the roles hold every call the
+// bootstraps make, and nothing they don't.
+func TestEveryPermissionOfEveryRoleIsNeeded(t *testing.T) {
+	for _, fn := range routes.Functions {
+		for _, action := range grants(routes.Permissions[fn]) {
+			t.Run(fn+" without "+action, func(t *testing.T) {
+				perms := maps.Clone(routes.Permissions)
+				perms[fn] = without(perms[fn], action)
+				s := newStackWith(t, stacktest.Options{Permissions: perms})
+				// A bulk delete signs a page token only past 1 000 events.
+				failed := driveEveryRoute(s, fn == routes.DeleteEvent)
+				if len(failed) == 0 {
+					t.Fatalf("every route answered without %s's %s: the role grants an action no call needs", fn, action)
+				}
+				denied := false
+				for _, d := range s.AWS.Denials() {
+					if strings.Contains(d.Principal, "/"+fn) && strings.EqualFold(d.Action, grantAction(action)) {
+						denied = true
+					}
+				}
+				if !denied {
+					t.Fatalf("requests failed (%v), but no call of %s was denied %s: %v", failed, fn, action, s.AWS.Denials())
+				}
+			})
+		}
+	}
+}
+
+// grants lists a role's permissions as "dynamodb:Action" (table),
+// "index:dynamodb:Action" and "secretsmanager:GetSecretValue".
+func grants(a routes.Access) []string {
+	out := slices.Clone(a.TableActions)
+	for _, x := range a.IndexActions {
+		out = append(out, "index:"+x)
+	}
+	if a.PageTokenKey {
+		out = append(out, "secretsmanager:GetSecretValue")
+	}
+	return out
+}
+
+func grantAction(g string) string { return strings.TrimPrefix(g, "index:") }
+
+func without(a routes.Access, g string) routes.Access {
+	drop := func(list []string, x string) []string {
+		return slices.DeleteFunc(slices.Clone(list), func(y string) bool { return y == x })
+	}
+	switch {
+	case strings.HasPrefix(g, "index:"):
+		a.IndexActions = drop(a.IndexActions, grantAction(g))
+	case g == "secretsmanager:GetSecretValue":
+		a.PageTokenKey = false
+	default:
+		a.TableActions = drop(a.TableActions, g)
+	}
+	return a
+}
+
+// driveEveryRoute makes a request of every kind the API serves and returns
+// those answered with a 5xx.
+func driveEveryRoute(s *stack, bulkPages bool) []string {
+	s.t.Helper()
+	var failed []string
+	call := func(method, path string, body any, opts ...option) reply {
+		r := s.do(method, path, body, opts...)
+		if r.status >= 500 {
+			failed = append(failed, fmt.Sprintf("%s %s: %d", method, path, r.status))
+		}
+		return r
+	}
+	const dev = "perm-1"
+	base := "/devices/" + dev + "/events"
+	first := call("POST", base, map[string]any{"type": "door", "severity": "warning"})
+	call("POST", base, []any{map[string]any{"type": "door"}, map[string]any{"type": "door"}}, header("Idempotency-Key", "perm-batch"))
+	call("POST", base, map[string]any{"type": "door", "idempotencyKey": "perm-one"})
+	call("POST", base, map[string]any{"type": "door", "idempotencyKey": "perm-one"})
+	self := ""
+	if evs, ok := first.body["events"].([]any); ok && len(evs) > 0 {
+		self, _ = evs[0].(map[string]any)["self"].(string)
+	}
+	page := call("GET", base+"?limit=1", nil)
+	if tok, ok := page.body["nextPageToken"].(string); ok {
+		call("GET", base+"?limit=1&pageToken="+url.QueryEscape(tok), nil)
+	}
+	fleet := call("GET", "/events?type=door&limit=1", nil)
+	if tok, ok := fleet.body["nextPageToken"].(string); ok {
+		call("GET", "/events?type=door&limit=1&pageToken="+url.QueryEscape(tok), nil)
+	}
+	call("GET", "/devices/"+dev+"/aggregates?interval=day", nil)
+	call("GET", "/devices/"+dev+"/aggregates?interval=hour&type=door", nil)
+	call("GET", "/aggregates?type=door&interval=day", nil)
+	if self != "" {
+		call("GET", self, nil)
+		call("PATCH", self, map[string]any{"state": "acknowledged", "comment": "on it"})
+		call("PATCH", self, map[string]any{"state": "resolved"})
+		call("DELETE", self, nil)
+	}
+	if bulkPages {
+		for i := 0; i < 11; i++ {
+			batch := make([]any, 100)
+			for j := range batch {
+				batch[j] = map[string]any{"type": "bulk"}
+			}
+			call("POST", base, batch)
+		}
+	}
+	dry := call("DELETE", base+"?all=true&dryRun=true", nil)
+	if tok, ok := dry.body["nextPageToken"].(string); ok {
+		call("DELETE", base+"?all=true&dryRun=true&pageToken="+url.QueryEscape(tok), nil)
+	}
+	del := call("DELETE", base+"?all=true", nil)
+	if tok, ok := del.body["nextPageToken"].(string); ok {
+		call("DELETE", base+"?all=true&pageToken="+url.QueryEscape(tok), nil)
+	}
+	return failed
+}
+
+// denyEnv names one permission to remove from the stacks of a test run
+// ("<function>=<action>"): TestTheSuiteFailsWithoutAPermission runs part of
+// this suite with it.
+const denyEnv = "E2E_DENY"
+
+// TestTheSuiteFailsWithoutAPermission runs the patch lifecycle tests of
+// this package again, in a child `go test`, with patch-event's role lacking
+// the write its patches make: the suite must fail, as the deploy would.
+func TestTheSuiteFailsWithoutAPermission(t *testing.T) {
+	if os.Getenv(denyEnv) != "" {
+		t.Skip("this run is the mutation itself")
+	}
+	write := routes.Permissions[routes.PatchEvent].TableActions
+	var action string
+	for _, a := range write {
+		if a != "dynamodb:GetItem" {
+			action = a
+		}
+	}
+	cmd := exec.Command("go", "test", "-count=1", "-run", "^TestAnEventIsAcknowledgedThenResolved$", ".")
+	cmd.Env = append(os.Environ(), denyEnv+"="+routes.PatchEvent+"="+action)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the patch lifecycle passed without patch-event's %s:\n%s", action, out)
+	}
+	if !strings.Contains(string(out), "--- FAIL: TestAnEventIsAcknowledgedThenResolved") {
+		t.Fatalf("the child run failed otherwise than by the lifecycle test:\n%s", out)
+	}
+}

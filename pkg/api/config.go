@@ -129,7 +129,9 @@ func NewFromEnv(ctx context.Context, name string, secretKeys SecretKeys) (*Funct
 		deps.PageTokens, deps.ReloadPageTokens = src.Signer, src.Reload
 	default:
 		// No key configured: tokens are good for this instance only.
-		deps.Logger.Warn("no " + routes.EnvPageTokenSecretARN + "; page tokens will not survive a cold start")
+		if routes.Permissions[name].PageTokenKey {
+			deps.Logger.Warn("no " + routes.EnvPageTokenSecretARN + "; page tokens will not survive a cold start")
+		}
 		k := make([]byte, 32)
 		_, _ = rand.Read(k)
 		s, _ := pagetoken.NewSigner(k)

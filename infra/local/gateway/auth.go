@@ -73,7 +73,7 @@ func (a *Auth) Verify(headers []string) (map[string]string, error) {
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(Issuer), jwt.WithAudience(Audience),
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(5*time.Second))
-	if err != nil {
+	if err != nil || !timesInRange(claims, time.Now()) {
 		return nil, errors.New("invalid token")
 	}
 	out := map[string]string{}
@@ -95,4 +95,28 @@ func (a *Auth) Verify(headers []string) (map[string]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// maxLifetime bounds how far in the future a token's expiry may lie: a
+// time beyond it, like an iat or nbf beyond any real date or before 1970,
+// is a forged or broken token, and times that large lose their precision
+// or overflow where they are compared.
+const maxLifetime = 366 * 24 * time.Hour
+
+// timesInRange reports whether exp, iat and nbf are numbers in the range a
+// real token has them: iat and nbf from 1970 on, exp up to a year ahead
+// (the library checks them against now).
+func timesInRange(claims jwt.MapClaims, now time.Time) bool {
+	limit := float64(now.Add(maxLifetime).Unix())
+	for _, name := range []string{"exp", "iat", "nbf"} {
+		v, ok := claims[name]
+		if !ok {
+			continue
+		}
+		n, isNumber := v.(float64)
+		if !isNumber || n != n || n < 0 || n > limit {
+			return false
+		}
+	}
+	return true
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // zoneNames lists the zones of Go's time zone database.
@@ -599,4 +600,117 @@ func TestAFirstReadOfANeverReadDeviceTakesAFewRequests(t *testing.T) {
 		t.Fatalf("the first read answered at once; want ErrCompacting while more than 20 deltas were left")
 	}
 	t.Logf("%d reads answered ErrCompacting first", answers)
+}
+
+// TestWritersDuringCompactionLoseAndDoubleNothing: ten days of deltas are
+// compacted by readers in small moves while writers put late events into
+// the same days (the moves' targets), put recent ones and delete, all at
+// once.
+func TestWritersDuringCompactionLoseAndDoubleNothing(t *testing.T) {
+	clock := newTestClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	s, _ := newTestStore(t, Options{Now: clock.Now})
+	s.compactBudget = 6
+	m := newModel()
+	first := clock.Now()
+	var victims []Event
+	for range 10 {
+		for _, dev := range []string{"d1", "d2"} {
+			res := mustPut(t, s, NewEvent{DeviceID: dev, Type: "door"}, NewEvent{DeviceID: dev, Type: "milk"}, NewEvent{DeviceID: dev, Type: "gate"})
+			m.add(res.Events...)
+			victims = append(victims, res.Events[0])
+		}
+		clock.Add(24 * time.Hour)
+	}
+	ctx := context.Background()
+	var g errgroup.Group
+	for _, q := range []AggregateQuery{{DeviceID: "d1"}, {DeviceID: "d2", Types: []string{"door"}}, {Types: []string{"door"}}, {Types: []string{"milk"}}} {
+		q.Interval, q.From, q.To = Day, first.AddDate(0, 0, -1), clock.Now()
+		g.Go(func() error {
+			for range 6 { // each read moves a share
+				if _, err := s.Aggregate(ctx, q); err != nil && !errors.Is(err, ErrCompacting) {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	for w := range 2 {
+		g.Go(func() error {
+			for i := range 15 {
+				at := first.Add(time.Duration(i*13+w) * time.Hour) // late: days being compacted
+				if i%3 == 0 {
+					at = clock.Now().Add(-time.Duration(i) * time.Minute) // recent
+				}
+				res, err := s.Put(ctx, PutRequest{Events: []NewEvent{{DeviceID: []string{"d1", "d2"}[w], Type: "door", Time: at}}})
+				if err != nil {
+					return err
+				}
+				m.add(res.Events...)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		for _, e := range victims[:10] {
+			if err := s.Delete(ctx, e.DeviceID, e.ID, 0); err != nil {
+				return err
+			}
+			m.remove(e.ID)
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	checkCounts(t, s, m, first.AddDate(0, 0, -1), clock.Now().Add(24*time.Hour), someZones, "after the writers and the readers")
+}
+
+// raceClient runs before, once, ahead of the first transaction that
+// deletes a delta: between a compaction's read and its move.
+type raceClient struct {
+	*dynamodb.Client
+	once   sync.Once
+	before func()
+}
+
+func (r *raceClient) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	if d := in.TransactItems[0].Delete; d != nil && strings.HasPrefix(d.Key[PartitionKey].(*types.AttributeValueMemberS).Value, deltaPrefix) {
+		r.once.Do(r.before)
+	}
+	return r.Client.TransactWriteItems(ctx, in, opts...)
+}
+
+// TestAWriteDuringAMoveFailsTheMoveNotTheCount: a write reaches a delta
+// after compaction read it and before the move (only a clock more than a
+// day behind could do that): the move's condition fails, nothing is lost
+// or counted twice, the watermark stays, and the next read moves it all.
+func TestAWriteDuringAMoveFailsTheMoveNotTheCount(t *testing.T) {
+	day := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	clock := newTestClock(day.Add(time.Hour))
+	base, c := newTestStore(t, Options{Now: clock.Now})
+	mustPut(t, base, NewEvent{DeviceID: "d", Type: "door", Time: day})
+	clock.Add(3 * 24 * time.Hour) // the 20th is closed
+	slow := New(c, base.table, keepForever(Options{Now: fixedClock(day.Add(2 * time.Hour))}))
+	race := &raceClient{Client: c, before: func() {
+		if _, err := slow.Put(context.Background(), PutRequest{Events: []NewEvent{{DeviceID: "d", Type: "door", Time: day.Add(time.Minute)}}}); err != nil {
+			t.Errorf("the write in between: %v", err)
+		}
+	}}
+	s := New(race, base.table, keepForever(Options{Now: clock.Now}))
+	q := AggregateQuery{DeviceID: "d", Types: []string{"door"}, Interval: Day, From: day.Add(-24 * time.Hour), To: day.Add(24 * time.Hour)}
+	if got := aggregate(t, s, q).Total; got != 1 {
+		t.Fatalf("the read whose move failed: %d, want 1 (the count when it read)", got)
+	}
+	if w, _ := s.watermark(context.Background(), deviceLedger("d")); w != "" {
+		t.Fatalf("watermark %q after a failed move, want none", w)
+	}
+	if got := aggregate(t, s, q).Total; got != 2 {
+		t.Fatalf("the next read: %d, want 2", got)
+	}
+	if w, _ := s.watermark(context.Background(), deviceLedger("d")); w != closedBefore(clock.Now()) {
+		t.Fatalf("watermark %q, want %s", w, closedBefore(clock.Now()))
+	}
+	if got := aggregate(t, s, q).Total; got != 2 || countItems(t, c, base.table, deltaPrefix) != 0 {
+		t.Fatalf("after the moves: %d and %d deltas, want 2 and none", got, countItems(t, c, base.table, deltaPrefix))
+	}
 }

@@ -211,12 +211,14 @@ func (s *Store) expiry(t time.Time) int64 {
 	return t.Add(s.retention).Unix()
 }
 
-// keyExpiry is when a key record for events at times may go.
+// keyExpiry is when the key record of plans may go: a week after the last
+// of its events expires, and never less than a week after the request
+// (events of long ago expire at once).
 func (s *Store) keyExpiry(plans []*plan) int64 {
 	if s.retention < 0 {
 		return 0
 	}
-	var last time.Time
+	last := plans[0].event.CreationTime.Add(-s.retention)
 	for _, p := range plans {
 		if p.event.Time.After(last) {
 			last = p.event.Time

@@ -305,3 +305,32 @@ func TestADeleteAfterMidnightLowersTheItemsOfItsOwnClock(t *testing.T) {
 		t.Fatalf("per-type item %v after compaction, want every count 0", p)
 	}
 }
+
+func TestAKeyRecordOutlivesItsEventsByAWeek(t *testing.T) {
+	week := 7 * 24 * time.Hour
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		want time.Time
+	}{
+		{"an event of now: a week after it expires", t0, t0.Add(48*time.Hour + week)},
+		{"an event of a year ago, expired already: a week after the request", t0.AddDate(-1, 0, 0), t0.Add(week)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ddbtest.Client(t)
+			s := New(c, ddbtest.Table(t, c, tableDef), Options{Now: fixedClock(t0), Retention: 48 * time.Hour})
+			mustPut(t, s, NewEvent{DeviceID: "d", Type: "door", Time: tc.at, IdempotencyKey: "k"})
+			out, err := c.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: &s.table, Key: key(idemPK("d"), "k")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, err := decodeRecord(out.Item)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := time.Unix(rec.Expires, 0).UTC(); !got.Equal(tc.want.Truncate(time.Second)) {
+				t.Fatalf("the key record expires %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -128,22 +128,21 @@ func (r counterRef) moved() bool {
 	return strings.HasPrefix(r.pk, deltaPrefix) || strings.HasPrefix(r.pk, fleetPrefix)
 }
 
-// eventCounters lists the counter items a write at now changes for an
-// event: its delta and the transaction's fleet shard for a recent day, or
-// its per-type, device and roll-up items for a late one.
-func eventCounters(device, eventType string, t time.Time, shard int, now time.Time) []counterRef {
+// eventCounters lists in refs the counter items a write at now changes for
+// an event: its delta and the transaction's fleet shard for a recent day,
+// or its per-type, device and roll-up items for a late one. (The caller's
+// array keeps a put's refs off the heap.)
+func eventCounters(refs *[3]counterRef, device, eventType string, t time.Time, shard int, now time.Time) []counterRef {
 	if recent(t, now) {
-		return []counterRef{
-			{hashedPK(deltaPrefix, device), deltaSK(t, eventType)},
-			{fleetPK(shard, eventType), dayKey(t)},
-		}
+		refs[0] = counterRef{hashedPK(deltaPrefix, device), deltaSK(t, eventType)}
+		refs[1] = counterRef{fleetPK(shard, eventType), dayKey(t)}
+		return refs[:2]
 	}
 	day := dayKey(t)
-	return []counterRef{
-		{hashedPK(perTypePrefix, device), perTypeSK(eventType, t)},
-		{hashedPK(devicePrefix, device), day},
-		{hashedPK(rollupPrefix, eventType), day},
-	}
+	refs[0] = counterRef{hashedPK(perTypePrefix, device), perTypeSK(eventType, t)}
+	refs[1] = counterRef{hashedPK(devicePrefix, device), day}
+	refs[2] = counterRef{hashedPK(rollupPrefix, eventType), day}
+	return refs[:3]
 }
 
 // counterDeltas accumulates the changes a set of writes makes to counters.

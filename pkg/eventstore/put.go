@@ -300,6 +300,10 @@ func (j *putJob) span(c int) (lo, hi int) {
 	return j.bounds[c], hi
 }
 
+// oneTransaction is the layout of a request that fits one transaction;
+// shared, never written to.
+var oneTransaction = []int{0}
+
 // counterGroup is the events that share their counter items.
 type counterGroup struct {
 	device, eventType string
@@ -311,10 +315,10 @@ type counterGroup struct {
 // updates), so that a retry that finds the day closed still fits the
 // transaction the record planned.
 func planChunks(plans []*plan, requestKey bool) []int {
-	bounds := []int{0}
 	if len(plans) == 1 {
-		return bounds
+		return oneTransaction
 	}
+	bounds := []int{0}
 	base := 0
 	if requestKey {
 		base = 1
@@ -385,7 +389,7 @@ func (j *putJob) writeChunk(ctx context.Context, c int) error {
 		if len(todo) == 0 {
 			return nil
 		}
-		items, acts, err := j.transaction(c, todo)
+		items, err := j.transaction(c, todo)
 		if err != nil {
 			return err
 		}
@@ -411,10 +415,10 @@ func (j *putJob) writeChunk(ctx context.Context, c int) error {
 			if code == "TransactionConflict" {
 				conflict = true
 			}
-			if code != "ConditionalCheckFailed" || i >= len(acts) {
+			if code != "ConditionalCheckFailed" {
 				continue
 			}
-			switch a := acts[i]; a.kind {
+			switch a := j.actionAt(todo, i); a.kind {
 			case actEvent:
 				// Only an SDK resend of this very transaction can find
 				// its fresh id taken: the event is ours.
@@ -459,79 +463,111 @@ func (j *putJob) writeChunk(ctx context.Context, c int) error {
 	}
 }
 
-// transaction builds the items of transaction c for the plans of todo,
-// and what each item is.
-func (j *putJob) transaction(c int, todo []*plan) ([]types.TransactWriteItem, []action, error) {
+// transaction builds the items of transaction c for the plans of todo.
+// Their order is the one actionAt reads back.
+func (j *putJob) transaction(c int, todo []*plan) ([]types.TransactWriteItem, error) {
 	s := j.s
 	shard := newShard()
 	items := make([]types.TransactWriteItem, 0, len(todo)+4)
-	acts := make([]action, 0, len(todo)+4)
-	put := func(item any, cond *string, kind actionKind, p *plan) error {
-		av, err := attributevalue.MarshalMap(item)
-		if err != nil {
-			return fmt.Errorf("encode item: %w", err)
-		}
-		items = append(items, types.TransactWriteItem{Put: &types.Put{
-			TableName:                           s.tableName,
-			Item:                                av,
-			ConditionExpression:                 cond,
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		}})
-		acts = append(acts, action{kind, p})
-		return nil
-	}
 	deltas := counterDeltas{}
 	for _, p := range todo {
-		if err := put(itemOf(&p.event, shard, s.expiry(p.event.Time), p.in.IdempotencyKey), s.newItem, actEvent, p); err != nil {
-			return nil, nil, err
+		it, err := attributevalue.MarshalMap(itemOf(&p.event, shard, s.expiry(p.event.Time), p.in.IdempotencyKey))
+		if err != nil {
+			return nil, fmt.Errorf("encode event: %w", err)
 		}
+		items = append(items, s.putNew(it))
 		if p.in.IdempotencyKey != "" {
-			rec := keyRecord{PK: idemPK(p.event.DeviceID), SK: p.in.IdempotencyKey, IDs: []string{p.event.ID},
-				Hash: p.hash, Created: p.event.CreationTime.UnixMilli(), Expires: s.keyExpiry([]*plan{p})}
-			if err := put(rec, s.newItem, actEventKey, p); err != nil {
-				return nil, nil, err
+			rec, err := attributevalue.MarshalMap(keyRecord{PK: idemPK(p.event.DeviceID), SK: p.in.IdempotencyKey, IDs: []string{p.event.ID},
+				Hash: p.hash, Created: p.event.CreationTime.UnixMilli(), Expires: s.keyExpiry([]*plan{p})})
+			if err != nil {
+				return nil, fmt.Errorf("encode key record: %w", err)
 			}
+			items = append(items, s.putNew(rec))
 		}
-		deltas.add(eventCounters(p.event.DeviceID, p.event.Type, p.event.Time, shard, j.now), p.event.Time, 1)
+		var refs [3]counterRef
+		deltas.add(eventCounters(&refs, p.event.DeviceID, p.event.Type, p.event.Time, shard, j.now), p.event.Time, 1)
 	}
 	if j.requestKey != "" {
-		if c == 0 {
-			rec := keyRecord{PK: idemPK(j.plans[0].event.DeviceID), SK: j.requestKey, Hash: j.requestHash,
-				Created: j.plans[0].event.CreationTime.UnixMilli(), Expires: s.keyExpiry(j.plans), Chunks: j.bounds[1:]}
-			for _, p := range j.plans {
-				rec.IDs = append(rec.IDs, p.event.ID)
-			}
-			if err := put(rec, s.newItem, actRequestKey, nil); err != nil {
-				return nil, nil, err
-			}
-		} else {
-			done := expression.Name("done")
-			expr, err := expression.NewBuilder().
-				WithUpdate(expression.Add(done, expression.Value(numberSet{c}))).
-				WithCondition(expression.Name("hash").Equal(expression.Value(j.requestHash)).
-					And(expression.Not(done.Contains(c)))).
-				Build()
-			if err != nil {
-				return nil, nil, err
-			}
-			items = append(items, types.TransactWriteItem{Update: &types.Update{
-				TableName:                           s.tableName,
-				Key:                                 key(idemPK(j.plans[0].event.DeviceID), j.requestKey),
-				UpdateExpression:                    expr.Update(),
-				ConditionExpression:                 expr.Condition(),
-				ExpressionAttributeNames:            expr.Names(),
-				ExpressionAttributeValues:           expr.Values(),
-				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-			}})
-			acts = append(acts, action{actRequestKey, nil})
+		item, err := j.requestRecord(c)
+		if err != nil {
+			return nil, err
 		}
+		items = append(items, item)
 	}
 	cu, err := deltas.updates(s.tableName, s.exprs)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	items = append(items, cu...)
-	return items, acts, nil
+	return append(items, cu...), nil
+}
+
+// actionAt says what item i of the transaction built for todo is.
+func (j *putJob) actionAt(todo []*plan, i int) action {
+	for _, p := range todo {
+		if i == 0 {
+			return action{actEvent, p}
+		}
+		i--
+		if p.in.IdempotencyKey != "" {
+			if i == 0 {
+				return action{actEventKey, p}
+			}
+			i--
+		}
+	}
+	if j.requestKey != "" && i == 0 {
+		return action{actRequestKey, nil}
+	}
+	return action{actCounter, nil}
+}
+
+// putNew puts an item that must not exist yet, and returns the one that
+// does if it does.
+func (s *Store) putNew(item map[string]types.AttributeValue) types.TransactWriteItem {
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName:                           s.tableName,
+		Item:                                item,
+		ConditionExpression:                 s.newItem,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}}
+}
+
+// requestRecord is the action on the request's key record in transaction
+// c: the first puts it, with every id of the request and its transactions'
+// bounds; each later one marks itself written, on condition that no other
+// attempt did.
+func (j *putJob) requestRecord(c int) (types.TransactWriteItem, error) {
+	s := j.s
+	if c == 0 {
+		rec := keyRecord{PK: idemPK(j.plans[0].event.DeviceID), SK: j.requestKey, Hash: j.requestHash,
+			Created: j.plans[0].event.CreationTime.UnixMilli(), Expires: s.keyExpiry(j.plans), Chunks: j.bounds[1:]}
+		for _, p := range j.plans {
+			rec.IDs = append(rec.IDs, p.event.ID)
+		}
+		item, err := attributevalue.MarshalMap(rec)
+		if err != nil {
+			return types.TransactWriteItem{}, fmt.Errorf("encode key record: %w", err)
+		}
+		return s.putNew(item), nil
+	}
+	done := expression.Name("done")
+	expr, err := expression.NewBuilder().
+		WithUpdate(expression.Add(done, expression.Value(numberSet{c}))).
+		WithCondition(expression.Name("hash").Equal(expression.Value(j.requestHash)).
+			And(expression.Not(done.Contains(c)))).
+		Build()
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName:                           s.tableName,
+		Key:                                 key(idemPK(j.plans[0].event.DeviceID), j.requestKey),
+		UpdateExpression:                    expr.Update(),
+		ConditionExpression:                 expr.Condition(),
+		ExpressionAttributeNames:            expr.Names(),
+		ExpressionAttributeValues:           expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}}, nil
 }
 
 func adoptID(p *plan, id string, created int64) {

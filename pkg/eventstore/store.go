@@ -188,7 +188,8 @@ func (s *Store) deleteItemsIf(ctx context.Context, items []*eventItem, sameVersi
 			ExpressionAttributeValues: cond.Values(),
 		}})
 		ev := it.event()
-		deltas.add(eventCounters(ev.DeviceID, ev.Type, ev.Time, shard, now), ev.Time, -1)
+		var refs [3]counterRef
+		deltas.add(eventCounters(&refs, ev.DeviceID, ev.Type, ev.Time, shard, now), ev.Time, -1)
 	}
 	cu, err := deltas.updates(s.tableName, s.exprs)
 	if err != nil {

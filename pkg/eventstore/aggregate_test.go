@@ -109,7 +109,10 @@ func TestFleetCountersTakeAtMostAThousandWritesASecond(t *testing.T) {
 			if batch == 1 && (len(writes) != Shards || most > 2*5000/Shards) {
 				t.Fatalf("%d counter items, busiest %d writes/s; want all %d used, none over twice the mean", len(writes), most, Shards)
 			}
-			t.Logf("busiest counter item %d writes/s; busiest index partition %d events/s", most, maxOf(events))
+			// A transactional update is 2 write units: singly, 5 000 a
+			// second put about 1 250 units a second on a shard item, over a
+			// partition's 1 000 (doc.go: 4 000 single puts a second).
+			t.Logf("busiest counter item %d writes/s (%d write units/s); busiest index partition %d events/s", most, 2*most, maxOf(events))
 		})
 	}
 }

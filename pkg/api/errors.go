@@ -25,6 +25,8 @@ type Error struct {
 	RetryAfter int
 	// Allow lists the methods of the path, for 405.
 	Allow []string
+	// StoredIDs lists the events a put stored before it failed.
+	StoredIDs []string
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
@@ -66,6 +68,16 @@ func asError(err error) (*Error, bool) {
 	if errors.As(err, &e) {
 		return e, true
 	}
+	var pw *eventstore.PartialWriteError
+	if errors.As(err, &pw) {
+		// Answered as its cause, listing what was stored already so that
+		// the caller knows a retry (with the same key) completes it.
+		e, ours := asError(pw.Err)
+		withIDs := *e
+		withIDs.StoredIDs = pw.StoredIDs
+		withIDs.Message = fmt.Sprintf("%s; %d of the events were stored before the failure (storedIds)", e.Message, len(pw.StoredIDs))
+		return &withIDs, ours
+	}
 	var je *jsonbody.Error
 	if errors.As(err, &je) {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidJSON, Message: je.Msg}, true
@@ -89,6 +101,10 @@ func asError(err error) (*Error, bool) {
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "event not found"}, true
 	case errors.Is(err, eventstore.ErrVersionMismatch):
 		return &Error{Status: http.StatusPreconditionFailed, Code: CodePrecondition, Message: "If-Match does not match the event's version"}, true
+	case errors.Is(err, eventstore.ErrKeyedEventsDeleted):
+		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "the events stored under this idempotency key have since been deleted or have expired; they are not stored again"}, true
+	case errors.Is(err, eventstore.ErrCompacting):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the counts are being compacted; retry in a moment", RetryAfter: defaultRetryThrottled}, true
 	case errors.Is(err, eventstore.ErrIdempotencyConflict):
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "this idempotency key was used with a different body"}, true
 	case errors.Is(err, eventstore.ErrConflict):
@@ -106,15 +122,16 @@ func asError(err error) (*Error, bool) {
 
 // errorBody is the JSON of every error answer.
 type errorBody struct {
-	Error     string `json:"error"`
-	Message   string `json:"message"`
-	Parameter string `json:"parameter,omitempty"`
-	Field     string `json:"field,omitempty"`
-	RequestID string `json:"requestId"`
+	Error     string   `json:"error"`
+	Message   string   `json:"message"`
+	Parameter string   `json:"parameter,omitempty"`
+	Field     string   `json:"field,omitempty"`
+	StoredIDs []string `json:"storedIds,omitempty"`
+	RequestID string   `json:"requestId"`
 }
 
 func errorResponse(e *Error, requestID string) Response {
-	r := jsonResponse(e.Status, errorBody{Error: e.Code, Message: e.Message, Parameter: e.Parameter, Field: e.Field, RequestID: requestID})
+	r := jsonResponse(e.Status, errorBody{Error: e.Code, Message: e.Message, Parameter: e.Parameter, Field: e.Field, StoredIDs: e.StoredIDs, RequestID: requestID})
 	if e.RetryAfter > 0 {
 		r.Headers["Retry-After"] = strconv.Itoa(e.RetryAfter)
 	}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +49,9 @@ func TestAsError(t *testing.T) {
 		{name: "a page-token key that cannot be loaded is 503 unavailable with Retry-After", err: fmt.Errorf("%w: %w", pagetoken.ErrKeyUnavailable, errors.New("connection refused")), status: 503, code: CodeUnavailable, retryAfter: 2, ours: true},
 		{name: "a deadline reached is 503 unavailable with Retry-After", err: fmt.Errorf("query: %w", context.DeadlineExceeded), status: 503, code: CodeUnavailable, retryAfter: 2, ours: true},
 		{name: "a cancelled request is 503 unavailable with Retry-After", err: context.Canceled, status: 503, code: CodeUnavailable, retryAfter: 2, ours: true},
+		{name: "a retry of events deleted since is conflict", err: eventstore.ErrKeyedEventsDeleted, status: 409, code: CodeConflict, ours: true},
+		{name: "counters being compacted is 503 unavailable with Retry-After", err: eventstore.ErrCompacting, status: 503, code: CodeUnavailable, retryAfter: 1, ours: true},
+		{name: "a put that failed halfway is answered as its cause", err: &eventstore.PartialWriteError{StoredIDs: []string{"a"}, Err: fmt.Errorf("put: %w", eventstore.ErrUnavailable)}, status: 503, code: CodeUnavailable, retryAfter: 2, ours: true},
 		{name: "anything else is 500 internal, and ours to log", err: errors.New("decode event item: boom"), status: 500, code: CodeInternal, ours: false},
 	}
 	for _, tt := range tests {
@@ -65,6 +70,26 @@ func TestAsError(t *testing.T) {
 				t.Errorf("500 message: got %q, want the generic one", e.Message)
 			}
 		})
+	}
+}
+
+func TestAPutThatFailedHalfwayListsTheStoredIDs(t *testing.T) {
+	ids := []string{"01KAPWAC2VKXMQJ7JPJJ1X3M7D", "01KAPWAC2VKXMQJ7JPJJ1X3M7E"}
+	e, _ := asError(fmt.Errorf("put: %w", &eventstore.PartialWriteError{StoredIDs: ids, Err: eventstore.ErrThrottled}))
+	var body struct {
+		Error     string   `json:"error"`
+		Message   string   `json:"message"`
+		StoredIDs []string `json:"storedIds"`
+	}
+	if err := json.Unmarshal(errorResponse(e, "req-1").Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	if body.Error != CodeThrottled || !reflect.DeepEqual(body.StoredIDs, ids) || !strings.Contains(body.Message, "2 of the events were stored") {
+		t.Fatalf("got %+v, want throttled with storedIds %v and a message saying 2 were stored", body, ids)
+	}
+	other, _ := asError(eventstore.ErrThrottled)
+	if b := errorResponse(other, "req-1").Body; strings.Contains(string(b), "storedIds") {
+		t.Fatalf("an answer without stored events carries storedIds: %s", b)
 	}
 }
 

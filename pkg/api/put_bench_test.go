@@ -33,6 +33,10 @@ func (stubDynamoDB) BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, .
 	return &dynamodb.BatchGetItemOutput{}, nil
 }
 
+func (stubDynamoDB) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	return &dynamodb.UpdateItemOutput{}, nil
+}
+
 func (stubDynamoDB) TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	return &dynamodb.TransactWriteItemsOutput{}, nil
 }

@@ -4,15 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // Interval is the width of an aggregate's buckets.
@@ -117,9 +115,11 @@ func dayStart(y int, m time.Month, d int, loc *time.Location) time.Time {
 	return t.UTC()
 }
 
-// Aggregate counts events per bucket from the counter items: a day of one
-// device and type is one item, so the cost grows with the days covered and
-// the types counted, never with the number of events.
+// Aggregate counts events per bucket from the counter items: a day is one
+// item (of the device and type, of the device, or of the type across the
+// fleet) once compacted, so the cost grows with the days covered, never
+// with the number of events, and for a device's every type nor with the
+// number of types (counters.go, compact.go).
 func (s *Store) Aggregate(ctx context.Context, q AggregateQuery) (AggregateResult, error) {
 	if q.DeviceID == "" && len(q.Types) == 0 {
 		return AggregateResult{}, &FieldError{"type", "required when counting across devices"}
@@ -133,6 +133,8 @@ func (s *Store) Aggregate(ctx context.Context, q AggregateQuery) (AggregateResul
 			return AggregateResult{}, ErrUnsupportedZone
 		}
 	}
+	// A type named twice counts once.
+	q.Types = slices.Compact(slices.Sorted(slices.Values(q.Types)))
 	first, last := dayKey(bounds[0]), dayKey(bounds[len(bounds)-1].Add(-time.Nanosecond))
 	if last < first {
 		last = first
@@ -225,155 +227,164 @@ func bucketsFrom(days map[string]*dayCounts, bounds []time.Time) AggregateResult
 	return res
 }
 
-// readCounters reads the counter items of the days [first, last].
-func (s *Store) readCounters(ctx context.Context, q AggregateQuery, first, last string) (map[string]*dayCounts, error) {
-	var ranges []counterRange
-	switch {
-	case q.DeviceID == "":
-		for _, t := range q.Types {
-			for shard := 0; shard < Shards; shard++ {
-				ranges = append(ranges, counterRange{fleetPK(shard, t), first, last})
-			}
-		}
-	case len(q.Types) > 0:
-		for _, t := range q.Types {
-			h := keyHash(t)
-			ranges = append(ranges, counterRange{counterPK(q.DeviceID), counterSK(h, first), counterSK(h, last)})
-		}
-	default:
-		hashes, err := s.deviceTypeHashes(ctx, q.DeviceID)
-		if err != nil {
-			return nil, err
-		}
-		for _, h := range hashes {
-			ranges = append(ranges, counterRange{counterPK(q.DeviceID), counterSK(h, first), counterSK(h, last)})
-		}
-	}
-	days := map[string]*dayCounts{}
-	var mu sync.Mutex
-	err := parallel(ctx, len(ranges), 16, func(ctx context.Context, i int) error {
-		return s.queryCounters(ctx, ranges[i], func(day string, attrs map[string]int64) {
-			mu.Lock()
-			defer mu.Unlock()
-			d := days[day]
-			if d == nil {
-				d = &dayCounts{}
-				days[day] = d
-			}
-			for a, n := range attrs {
-				d.add(a, n)
-			}
-		})
-	})
-	return days, err
+// countSource is one set of counters an aggregate adds up: a ledger, the
+// ranges of its folded items, and which of its deltas count.
+type countSource struct {
+	ledger ledger
+	folded []counterRange
+	// types are the hashes of the types whose deltas count; nil counts
+	// every type's.
+	types map[string]bool
+	// watermark as read.
+	watermark string
 }
 
 type counterRange struct{ pk, lo, hi string }
 
-func (s *Store) queryCounters(ctx context.Context, r counterRange, emit func(day string, attrs map[string]int64)) error {
-	kc := expression.Key(PartitionKey).Equal(expression.Value(r.pk)).
-		And(expression.Key(SortKey).Between(expression.Value(r.lo), expression.Value(r.hi)))
-	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
-	if err != nil {
-		return err
+// maxDeltaGets is how many deltas a read of a device's types fetches one
+// by one (half a unit each) rather than by a query of every type's deltas
+// of those days: the few days after the watermark, for a type or two.
+const maxDeltaGets = 4
+
+// fewDeltas lists the deltas of the days [from, last] of src's types when
+// there are at most maxDeltaGets of them; nil otherwise.
+func (src *countSource) fewDeltas(from, last string) []counterRef {
+	if src.types == nil || len(src.types) > maxDeltaGets {
+		return nil
 	}
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    expr.KeyCondition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ReturnConsumedCapacity:    types.ReturnConsumedCapacityIndexes,
+	start, err1 := parseDay(from)
+	end, err2 := parseDay(last)
+	if err1 != nil || err2 != nil || int(end.Sub(start).Hours()/24+1)*len(src.types) > maxDeltaGets {
+		return nil
 	}
-	for {
-		out, err := s.db.Query(ctx, in)
-		if err != nil {
-			return classify(err)
+	var refs []counterRef
+	for d := start; !d.After(end); d = d.AddDate(0, 0, 1) {
+		for _, h := range sortedKeys(src.types) {
+			refs = append(refs, counterRef{src.ledger.sources[0], dayKey(d) + h})
 		}
-		meterRead(ctx, out.ConsumedCapacity)
-		for _, item := range out.Items {
-			sk := item[SortKey].(*types.AttributeValueMemberS).Value
-			day := sk[len(sk)-len(dayLayout):]
-			attrs := map[string]int64{}
-			for name, av := range item {
-				if name == PartitionKey || name == SortKey {
-					continue
-				}
-				var n int64
-				if err := attributevalue.Unmarshal(av, &n); err != nil {
-					return fmt.Errorf("counter %s/%s: %w", r.pk, sk, err)
-				}
-				attrs[name] = n
-			}
-			emit(day, attrs)
-		}
-		if out.LastEvaluatedKey == nil {
-			return nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
+	return refs
 }
 
-// deviceTypeHashes lists the types a device has counters for (as the
-// hashes their keys hold), one short query per type: each skips past every
-// day of the type before.
-func (s *Store) deviceTypeHashes(ctx context.Context, device string) ([]string, error) {
-	var out []string
-	from := ""
-	for {
-		kc := expression.Key(PartitionKey).Equal(expression.Value(counterPK(device)))
-		if from != "" {
-			kc = kc.And(expression.Key(SortKey).GreaterThanEqual(expression.Value(from)))
+// readCounters adds up the counter items of the days [first, last]: the
+// folded items of those days, and the sources (deltas or fleet shards)
+// from the watermark on. Then it compacts the ledgers whose watermark is
+// behind, after the answer is read, so that the answer needs no strongly
+// consistent read. A read that finds more sources than readBudgetItems
+// compacts a share and answers ErrCompacting.
+func (s *Store) readCounters(ctx context.Context, q AggregateQuery, first, last string) (map[string]*dayCounts, error) {
+	var sources []*countSource
+	switch {
+	case q.DeviceID == "":
+		for _, t := range q.Types {
+			sources = append(sources, &countSource{
+				ledger: fleetLedger(t),
+				folded: []counterRange{{hashedPK(rollupPrefix, t), first, last}},
+			})
 		}
-		expr, err := expression.NewBuilder().WithKeyCondition(kc).
-			WithProjection(expression.NamesList(expression.Name(SortKey))).Build()
-		if err != nil {
-			return nil, err
+	case len(q.Types) > 0:
+		src := &countSource{ledger: deviceLedger(q.DeviceID), types: map[string]bool{}}
+		for _, t := range q.Types {
+			h := keyHash(t)
+			src.types[h] = true
+			src.folded = append(src.folded, counterRange{hashedPK(perTypePrefix, q.DeviceID), h + first, h + last})
 		}
-		res, err := s.db.Query(ctx, &dynamodb.QueryInput{
-			TableName:                 aws.String(s.table),
-			KeyConditionExpression:    expr.KeyCondition(),
-			ProjectionExpression:      expr.Projection(),
-			ExpressionAttributeNames:  expr.Names(),
-			ExpressionAttributeValues: expr.Values(),
-			Limit:                     aws.Int32(1),
-			ReturnConsumedCapacity:    types.ReturnConsumedCapacityIndexes,
+		sources = append(sources, src)
+	default:
+		sources = append(sources, &countSource{
+			ledger: deviceLedger(q.DeviceID),
+			folded: []counterRange{{hashedPK(devicePrefix, q.DeviceID), first, last}},
 		})
-		if err != nil {
-			return nil, classify(err)
-		}
-		meterRead(ctx, res.ConsumedCapacity)
-		if len(res.Items) == 0 {
-			return out, nil
-		}
-		sk := res.Items[0][SortKey].(*types.AttributeValueMemberS).Value
-		h := sk[:hashLen]
-		out = append(out, h)
-		// The next type sorts after every "<h><digits>": "<h>:" sorts after
-		// them all (':' follows '9') and before any other hash.
-		from = h + ":"
 	}
-}
 
-// parallel runs n jobs, at most limit at a time, and returns the first error.
-func parallel(ctx context.Context, n, limit int, job func(ctx context.Context, i int) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sem := make(chan struct{}, limit)
-	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := job(ctx, i); err != nil {
-				errs <- err
-				cancel()
-			}
-		}()
+	g, gctx := errgroup.WithContext(ctx)
+	for _, src := range sources {
+		g.Go(func() (err error) {
+			src.watermark, err = s.watermark(gctx, src.ledger)
+			return err
+		})
 	}
-	wg.Wait()
-	close(errs)
-	return <-errs
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	days := map[string]*dayCounts{}
+	var mu sync.Mutex
+	count := func(day string, c counterItem) {
+		mu.Lock()
+		defer mu.Unlock()
+		d := days[day]
+		if d == nil {
+			d = &dayCounts{}
+			days[day] = d
+		}
+		for a, n := range c.counts {
+			d.add(a, n)
+		}
+	}
+	var over atomic.Bool
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for _, src := range sources {
+		for _, r := range src.folded {
+			g.Go(func() error {
+				_, err := s.queryCounters(gctx, r.pk, r.lo, r.hi, false, 0, func(c counterItem) {
+					count(c.ref.sk[len(c.ref.sk)-len(dayLayout):], c)
+				})
+				return err
+			})
+		}
+		from := max(first, src.watermark)
+		if from > last {
+			continue
+		}
+		if refs := src.fewDeltas(from, last); refs != nil {
+			for _, ref := range refs {
+				g.Go(func() error {
+					c, ok, err := s.getCounter(gctx, ref)
+					if ok {
+						count(sourceDay(c.ref), c)
+					}
+					return err
+				})
+			}
+			continue
+		}
+		for _, pk := range src.ledger.sources {
+			g.Go(func() error {
+				lo, hi := sourceRange(pk, from, last)
+				more, err := s.queryCounters(gctx, pk, lo, hi, false, max(1, s.readBudget/len(src.ledger.sources)), func(c counterItem) {
+					if src.types == nil || src.types[c.ref.sk[len(dayLayout):]] {
+						count(sourceDay(c.ref), c)
+					}
+				})
+				if more {
+					over.Store(true)
+				}
+				return err
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	closed := closedBefore(s.now())
+	moves := s.compactBudget
+	var cerr error
+	for _, src := range sources {
+		if src.watermark < closed {
+			cerr = errors.Join(cerr, s.compact(ctx, src.ledger, src.watermark, closed, &moves))
+		}
+	}
+	if over.Load() {
+		if cerr != nil && !errors.Is(cerr, errMoved) {
+			return nil, cerr
+		}
+		return nil, ErrCompacting
+	}
+	// The answer is exact whatever became of the compaction: it was read
+	// before, and a move only ever changes where a count is kept. A later
+	// read compacts again.
+	return days, nil
 }

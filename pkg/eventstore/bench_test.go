@@ -75,9 +75,10 @@ func BenchmarkPut(b *testing.B) {
 	cases := []struct {
 		name  string
 		batch int
-		key   string // "", "event" or "request"
+		key   string // "", "event" or "request"; or "late"
 	}{
 		{"single", 1, ""},
+		{"single_late", 1, "late"}, // an event of three days ago
 		{"single_with_key", 1, "event"},
 		{"batch25", 25, ""},
 		{"batch25_with_request_key", 25, "request"},
@@ -93,6 +94,9 @@ func BenchmarkPut(b *testing.B) {
 				req := PutRequest{}
 				for j := 0; j < tc.batch; j++ {
 					ev := deLaval("robot-1")
+					if tc.key == "late" {
+						ev.Time = now.AddDate(0, 0, -3)
+					}
 					if tc.key == "event" {
 						ev.IdempotencyKey = fmt.Sprintf("k-%d-%d", i, j)
 					}
@@ -141,36 +145,133 @@ func BenchmarkListPage100(b *testing.B) {
 	b.ReportMetric(read/float64(b.N), "RCU/op")
 }
 
-// seedDenseCounters writes a year of counter items for one device and type
-// as a device at DynamoDB's per-partition limit would leave them: every
-// hour and every split holding a seven-digit count, the largest items the
-// counters can have. Writing them directly is the cheap way to a year of
-// data; the items are what Put would write.
-func seedDenseCounters(b *testing.B, s *Store, c *dynamodb.Client, device, eventType string, from time.Time, days int) {
-	b.Helper()
-	for d := 0; d < days; d++ {
-		day := from.AddDate(0, 0, d)
-		item := key(counterPK(device), counterSK(keyHash(eventType), dayKey(day)))
-		for h := 0; h < 24; h++ {
-			item[hourAttr(h)] = &types.AttributeValueMemberN{Value: "1234567"}
+// The aggregate benchmarks read a year of counters as a device and a type
+// at DynamoDB's per-partition limit would leave them: every hour and every
+// split of every day holding a seven-digit count (eight digits across the
+// fleet), the largest items the counters can have. Writing them directly
+// is the cheap way to a year of data; the items are what writes and
+// compaction leave. The clock stands at benchNow: days before the 23rd are
+// compacted (the watermarks say so), the 23rd to the 25th still sit in
+// deltas and fleet shards, for fifty types of the device.
+var (
+	benchNow    = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	benchDevice = "e8613951-216a-4ad7-85e3-dd963d0823c4"
+	benchType   = "get-greengrass-configurations"
+	// benchYear is a year of days before the watermark: the steady state.
+	benchYear = time.Date(2025, 11, 22, 0, 0, 0, 0, time.UTC)
+	// benchToday is a year ending today: it reads the recent sources too.
+	benchToday = time.Date(2025, 11, 26, 0, 0, 0, 0, time.UTC)
+)
+
+const benchTypes = 50
+
+func benchTypeName(i int) string {
+	if i == 0 {
+		return benchType
+	}
+	return fmt.Sprintf("%s-%02d", benchType, i)
+}
+
+// denseItem is a counter item with every hour and split counted; sources
+// (deltas, fleet shards) carry a write count as well.
+func denseItem(ref counterRef, fleet bool) map[string]types.AttributeValue {
+	hour, split := "1234567", "617283"
+	if fleet {
+		hour, split = "17999999", "8999999"
+	}
+	item := key(ref.pk, ref.sk)
+	for h := 0; h < 24; h++ {
+		item[hourAttr(h)] = &types.AttributeValueMemberN{Value: hour}
+	}
+	for _, p := range splitPoints {
+		item[splitAttr(p)] = &types.AttributeValueMemberN{Value: split}
+	}
+	if ref.moved() {
+		item[versionAttr] = &types.AttributeValueMemberN{Value: "1234567"}
+	}
+	return item
+}
+
+func watermarkItem(l ledger, day time.Time) map[string]types.AttributeValue {
+	item := key(l.watermark.pk, l.watermark.sk)
+	item["day"] = &types.AttributeValueMemberS{Value: dayKey(day)}
+	return item
+}
+
+// writeItems writes items 25 at a time.
+func writeItems(tb testing.TB, c *dynamodb.Client, table string, items []map[string]types.AttributeValue) {
+	tb.Helper()
+	for len(items) > 0 {
+		n := min(25, len(items))
+		var reqs []types.WriteRequest
+		for _, it := range items[:n] {
+			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
 		}
-		for _, p := range splitPoints {
-			item[splitAttr(p)] = &types.AttributeValueMemberN{Value: "617283"}
+		in := map[string][]types.WriteRequest{table: reqs}
+		for len(in) > 0 {
+			out, err := c.BatchWriteItem(context.Background(), &dynamodb.BatchWriteItemInput{RequestItems: in})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			in = out.UnprocessedItems
 		}
-		if _, err := c.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
-			b.Fatal(err)
-		}
-		if d == 0 {
-			b.Logf("a dense counter item is %d bytes", itemSize(item))
-		}
+		items = items[n:]
 	}
 }
 
+// deleteItems deletes the items of the keys given, 25 at a time.
+func deleteItems(tb testing.TB, c *dynamodb.Client, table string, keys []map[string]types.AttributeValue) {
+	tb.Helper()
+	for len(keys) > 0 {
+		n := min(25, len(keys))
+		var reqs []types.WriteRequest
+		for _, k := range keys[:n] {
+			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}})
+		}
+		in := map[string][]types.WriteRequest{table: reqs}
+		for len(in) > 0 {
+			out, err := c.BatchWriteItem(context.Background(), &dynamodb.BatchWriteItemInput{RequestItems: in})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			in = out.UnprocessedItems
+		}
+		keys = keys[n:]
+	}
+}
+
+// benchCounters are the items of the benchmark's device and type: folded
+// items for the days [from, compacted), sources for [compacted, to].
+func benchCounters(from, compacted, to time.Time) []map[string]types.AttributeValue {
+	var items []map[string]types.AttributeValue
+	for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
+		if d.Before(compacted) {
+			items = append(items,
+				denseItem(counterRef{hashedPK(perTypePrefix, benchDevice), perTypeSK(benchType, d)}, false),
+				denseItem(counterRef{hashedPK(devicePrefix, benchDevice), dayKey(d)}, false),
+				denseItem(counterRef{hashedPK(rollupPrefix, benchType), dayKey(d)}, true))
+			continue
+		}
+		for i := range benchTypes {
+			items = append(items, denseItem(counterRef{hashedPK(deltaPrefix, benchDevice), deltaSK(d, benchTypeName(i))}, false))
+		}
+		for shard := range Shards {
+			items = append(items, denseItem(counterRef{fleetPK(shard, benchType), dayKey(d)}, true))
+		}
+	}
+	return items
+}
+
+func seedAggregates(b *testing.B, s *Store, c *dynamodb.Client) {
+	compacted := benchNow.Truncate(24*time.Hour).AddDate(0, 0, -2)
+	items := benchCounters(benchYear.AddDate(0, 0, -3), compacted, benchNow)
+	items = append(items, watermarkItem(deviceLedger(benchDevice), compacted), watermarkItem(fleetLedger(benchType), compacted))
+	writeItems(b, c, s.table, items)
+	b.Logf("a dense counter item is %d bytes (%d across the fleet)", itemSize(items[0]), itemSize(items[2]))
+}
+
 func BenchmarkAggregate(b *testing.B) {
-	year := time.Date(2025, 11, 22, 0, 0, 0, 0, time.UTC)
-	s := seeded(b, "dense", Options{}, func(s *Store, c *dynamodb.Client) {
-		seedDenseCounters(b, s, c, "e8613951-216a-4ad7-85e3-dd963d0823c4", "get-greengrass-configurations", year.AddDate(0, 0, -2), 370)
-	})
+	s := seeded(b, "dense", Options{Now: fixedClock(benchNow)}, func(s *Store, c *dynamodb.Client) { seedAggregates(b, s, c) })
 	zone := func(name string) *time.Location {
 		loc, err := time.LoadLocation(name)
 		if err != nil {
@@ -178,29 +279,107 @@ func BenchmarkAggregate(b *testing.B) {
 		}
 		return loc
 	}
+	device, fleet := AggregateQuery{DeviceID: benchDevice}, AggregateQuery{}
+	year := func(q AggregateQuery, from time.Time, loc *time.Location) AggregateQuery {
+		q.Interval, q.From, q.To, q.Location = Day, from, from.AddDate(1, 0, 0), loc
+		q.Types = []string{benchType}
+		return q
+	}
+	alltypes := func(from time.Time) AggregateQuery {
+		q := year(device, from, nil)
+		q.Types = nil
+		return q
+	}
 	cases := []struct {
 		name string
 		q    AggregateQuery
 	}{
-		{"year_daily_utc", AggregateQuery{Interval: Day, From: year, To: year.AddDate(1, 0, 0)}},
-		{"year_daily_amsterdam", AggregateQuery{Interval: Day, From: year, To: year.AddDate(1, 0, 0), Location: zone("Europe/Amsterdam")}},
-		{"year_daily_kolkata", AggregateQuery{Interval: Day, From: year, To: year.AddDate(1, 0, 0), Location: zone("Asia/Kolkata")}},
-		{"day_hourly", AggregateQuery{Interval: Hour, From: year.AddDate(0, 3, 0), To: year.AddDate(0, 3, 1)}},
+		{"year_daily_utc", year(device, benchYear, nil)},
+		{"year_daily_amsterdam", year(device, benchYear, zone("Europe/Amsterdam"))},
+		{"year_daily_kolkata", year(device, benchYear, zone("Asia/Kolkata"))},
+		{"year_daily_to_today", year(device, benchToday, nil)},
+		{"day_hourly", AggregateQuery{DeviceID: benchDevice, Types: []string{benchType}, Interval: Hour, From: benchYear.AddDate(0, 3, 0), To: benchYear.AddDate(0, 3, 1)}},
+		{"device_alltypes_year_50types", alltypes(benchYear)},
+		{"device_alltypes_year_50types_to_today", alltypes(benchToday)},
+		{"fleet_year_daily", year(fleet, benchYear, nil)},
+		{"fleet_year_daily_kolkata", year(fleet, benchYear, zone("Asia/Kolkata"))},
+		{"fleet_year_daily_to_today", year(fleet, benchToday, nil)},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
-			q := tc.q
-			q.DeviceID, q.Types = "e8613951-216a-4ad7-85e3-dd963d0823c4", []string{"get-greengrass-configurations"}
 			m := &Meter{}
 			ctx := WithMeter(context.Background(), m)
 			for i := 0; i < b.N; i++ {
-				res, err := s.Aggregate(ctx, q)
+				res, err := s.Aggregate(ctx, tc.q)
 				if err != nil || res.Total == 0 {
 					b.Fatalf("Aggregate: %d, %v", res.Total, err)
 				}
 			}
+			read, write := m.Units()
+			if write != 0 {
+				b.Fatalf("a steady-state read wrote %v units", write)
+			}
+			b.ReportMetric(read/float64(b.N), "RCU/op")
+		})
+	}
+}
+
+// BenchmarkAggregateFirstRead is the first read of a day: the day that
+// just closed (the 22nd, for fifty types of the device, and eight fleet
+// shards of the type) is compacted by it. Its read units include the
+// strongly consistent reads of what it moves; its write units (billed by
+// the service's rules, capacity_test.go) are the moves and the watermark.
+func BenchmarkAggregateFirstRead(b *testing.B) {
+	c := ddbtest.Client(b)
+	bill := &billed{Client: c}
+	s := New(bill, ddbtest.Table(b, c, tableDef), keepForever(Options{Now: fixedClock(benchNow)}))
+	closed := benchNow.Truncate(24*time.Hour).AddDate(0, 0, -3)
+	writeItems(b, c, s.table, benchCounters(benchYear.AddDate(0, 0, -3), closed, benchNow))
+	// What compaction of the closed day writes, to take away between runs.
+	var moved []map[string]types.AttributeValue
+	for i := range benchTypes {
+		moved = append(moved, key(hashedPK(perTypePrefix, benchDevice), perTypeSK(benchTypeName(i), closed)))
+	}
+	moved = append(moved, key(hashedPK(devicePrefix, benchDevice), dayKey(closed)), key(hashedPK(rollupPrefix, benchType), dayKey(closed)))
+	device, fleet := AggregateQuery{DeviceID: benchDevice, Interval: Day, From: benchToday, To: benchToday.AddDate(1, 0, 0)}, AggregateQuery{Types: []string{benchType}, Interval: Day, From: benchToday, To: benchToday.AddDate(1, 0, 0)}
+	cases := []struct {
+		name string
+		q    AggregateQuery
+	}{
+		{"device_alltypes_year_50types", device},
+		{"fleet_year_daily", fleet},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			m := &Meter{}
+			ctx := WithMeter(context.Background(), m)
+			var billedWrites float64
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				// The closed day back in its sources, its targets and the
+				// watermarks as they were.
+				reset := benchCounters(closed, closed, closed)
+				reset = append(reset, watermarkItem(deviceLedger(benchDevice), closed), watermarkItem(fleetLedger(benchType), closed))
+				writeItems(b, c, s.table, reset)
+				deleteItems(b, c, s.table, moved)
+				bill.mu.Lock()
+				before := bill.write
+				bill.mu.Unlock()
+				b.StartTimer()
+				res, err := s.Aggregate(ctx, tc.q)
+				if err != nil || res.Total == 0 {
+					b.Fatalf("Aggregate: %d, %v", res.Total, err)
+				}
+				bill.mu.Lock()
+				billedWrites += bill.write - before
+				bill.mu.Unlock()
+				if w, _ := s.watermark(context.Background(), deviceLedger(benchDevice)); tc.q.DeviceID != "" && w != dayKey(closed.AddDate(0, 0, 1)) {
+					b.Fatalf("the device's watermark is %s after the read, want the day after %s", w, dayKey(closed))
+				}
+			}
 			read, _ := m.Units()
 			b.ReportMetric(read/float64(b.N), "RCU/op")
+			b.ReportMetric(billedWrites/float64(b.N), "WCU/op")
 		})
 	}
 }
@@ -211,7 +390,8 @@ func BenchmarkAggregateVsNaive(b *testing.B) {
 	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	ctx := context.Background()
 	const events = 7 * 24 * 60
-	s := seeded(b, "week", Options{Now: fixedClock(start.AddDate(0, 0, 8))}, func(s *Store, _ *dynamodb.Client) {
+	// The clock stands three days after the week: its days are closed.
+	s := seeded(b, "week", Options{Now: fixedClock(start.AddDate(0, 0, 10))}, func(s *Store, _ *dynamodb.Client) {
 		var batch []NewEvent
 		for i := 0; i < events; i++ {
 			ev := deLaval("robot-1")
@@ -290,11 +470,16 @@ func TestCounterKeysKeepTheirForm(t *testing.T) {
 		if got, want := keyHash(s), plainHash(s); got != want {
 			t.Errorf("keyHash(%q) = %q, want %q", s, got, want)
 		}
-		if got, want := counterPK(s), counterPrefix+plainHash(s); got != want {
-			t.Errorf("counterPK(%q) = %q, want %q", s, got, want)
+		for _, prefix := range []string{deltaPrefix, perTypePrefix, devicePrefix, rollupPrefix} {
+			if got, want := hashedPK(prefix, s), prefix+plainHash(s); got != want {
+				t.Errorf("hashedPK(%q, %q) = %q, want %q", prefix, s, got, want)
+			}
 		}
-		if got, want := counterSKAt(s, at), counterSK(plainHash(s), at.UTC().Format(dayLayout)); got != want {
-			t.Errorf("counterSKAt(%q) = %q, want %q", s, got, want)
+		if got, want := deltaSK(at, s), at.UTC().Format(dayLayout)+plainHash(s); got != want {
+			t.Errorf("deltaSK(%q) = %q, want %q", s, got, want)
+		}
+		if got, want := perTypeSK(s, at), plainHash(s)+at.UTC().Format(dayLayout); got != want {
+			t.Errorf("perTypeSK(%q) = %q, want %q", s, got, want)
 		}
 		for shard := range Shards {
 			if got, want := fleetPK(shard, s), fleetPrefix+shardName(shard)+plainHash(s); got != want {
@@ -309,7 +494,7 @@ func TestCounterKeysKeepTheirForm(t *testing.T) {
 // time and from the cache.
 func TestCachedCounterUpdatesAreTheBuiltOnes(t *testing.T) {
 	c := &exprCache{m: map[string]cachedExpr{}}
-	for _, delta := range []map[string]int{{"k": 1}, {"k": 2}, {"k": 1, "K2": 1}, {"a": -3, "b": 25, "S1": 4}, {"x": 1}} {
+	for _, delta := range []map[string]int64{{"k": 1}, {"k": 2}, {"k": 1, "K2": 1}, {"a": -3, "b": 25, "S1": 4}, {"x": 1}} {
 		var upd expression.UpdateBuilder
 		for _, a := range sortedKeys(delta) {
 			upd = upd.Add(expression.Name(a), expression.Value(delta[a]))

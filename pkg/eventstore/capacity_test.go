@@ -95,29 +95,65 @@ func (b *billed) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ..
 }
 
 func (b *billed) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	// A delete is billed on the item it deletes: read it before.
+	deleted := map[int]int{}
+	for i, it := range in.TransactItems {
+		if it.Delete != nil {
+			got, err := b.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: it.Delete.TableName, Key: it.Delete.Key, ConsistentRead: aws.Bool(true)})
+			if err != nil {
+				return nil, err
+			}
+			deleted[i] = itemSize(got.Item)
+		}
+	}
 	out, err := b.Client.TransactWriteItems(ctx, in, opts...)
 	if err != nil {
 		return out, err
 	}
-	for _, it := range in.TransactItems {
+	for i, it := range in.TransactItems {
 		switch {
 		case it.Put != nil:
 			b.add(2, it.Put.Item)
 		case it.Update != nil:
-			got, err := b.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: it.Update.TableName, Key: it.Update.Key, ConsistentRead: aws.Bool(true)})
+			size, err := b.sizeOf(ctx, it.Update.TableName, it.Update.Key)
 			if err != nil {
 				return out, err
 			}
 			b.mu.Lock()
-			size := itemSize(got.Item)
 			b.counterMax = max(b.counterMax, size)
 			b.write += 2 * units(size, 1024)
 			b.mu.Unlock()
 		case it.Delete != nil:
-			panic("billed: deletes are not benchmarked")
+			b.mu.Lock()
+			b.write += 2 * units(deleted[i], 1024)
+			b.mu.Unlock()
 		}
 	}
 	return out, nil
+}
+
+// UpdateItem is billed on the item after the update, as a transaction's.
+func (b *billed) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	out, err := b.Client.UpdateItem(ctx, in, opts...)
+	if err != nil {
+		return out, err
+	}
+	size, err := b.sizeOf(ctx, in.TableName, in.Key)
+	if err != nil {
+		return out, err
+	}
+	b.mu.Lock()
+	b.write += units(size, 1024)
+	b.mu.Unlock()
+	return out, nil
+}
+
+func (b *billed) sizeOf(ctx context.Context, table *string, k map[string]types.AttributeValue) (int, error) {
+	got, err := b.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: table, Key: k, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return 0, err
+	}
+	return itemSize(got.Item), nil
 }
 
 func (b *billed) add(factor float64, item map[string]types.AttributeValue) {

@@ -1,19 +1,50 @@
 package eventstore
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // Counter items.
 //
-// Every put and delete changes, in the same transaction as the event, two
-// counter items: the device's item for (device, type, UTC day) and one of
-// Shards fleet items for (type, UTC day). Both hold the same attributes:
+// A put or delete transaction has room for two counter updates within a
+// single event's 7 write units, yet a read must find one item per bucket
+// whether it counts one device and type, one device and every type, or one
+// type across the fleet. So writes go to small per-write items ("deltas and
+// fleet shards") and reads fold them, once a day has closed, into the
+// items they read ("roll-ups"):
+//
+//	delta      A#<h(device)> / <day><h(type)>  written for recent days
+//	per type   B#<h(device)> / <h(type)><day>  folded deltas, late writes
+//	device     C#<h(device)> / <day>           folded deltas, late writes (all types)
+//	fleet      F#<shard><h(type)> / <day>      written for recent days
+//	roll-up    G#<h(type)> / <day>             folded shards, late writes
+//
+// A day is recent for a write when it is yesterday or later by the
+// writer's clock (UTC): such a write changes the event's delta and one
+// fleet shard. A write to an earlier day is late: it changes the per-type,
+// device and roll-up items directly (three updates: 2 units more). A day is
+// closed for compaction when it is three or more days old by the reader's
+// clock, so a whole day separates the last recent write to a day from its
+// first compaction (compact.go); clocks may disagree by up to that day.
+//
+// Every counter item holds the same attributes:
 //
 //   - one count per UTC hour, named "a" (00:00) to "x" (23:00);
 //   - one count per split point: the events of a UTC hour that came before
 //     a quarter past, half past or a quarter to, named by the hour's capital
 //     letter and the quarter ("S2" counts 18:00–18:30).
+//
+// Deltas and fleet shards also count their writes in versionAttr, which
+// compaction's conditional delete checks: it changes with every write,
+// where a put and a delete between a read and the move would leave a total
+// unchanged.
 //
 // Hourly buckets and days in whole-hour zones (DST days of 23 or 25 hours
 // included) start on UTC hours and are sums of hour counts. Days in zones
@@ -32,6 +63,10 @@ var splitPoints = []int{
 	2*60 + 30, 3*60 + 30, 4*60 + 30, 9*60 + 30, 10*60 + 15, 11*60 + 15, 12*60 + 30, 13*60 + 30,
 	14*60 + 30, 15*60 + 15, 15*60 + 30, 17*60 + 30, 18*60 + 15, 18*60 + 30, 19*60 + 30, 20*60 + 30,
 }
+
+// versionAttr counts the writes to a delta or a fleet shard. One letter
+// outside "a".."x", so that it is no hour.
+const versionAttr = "y"
 
 // isSplitPoint reports whether minute-of-day m has a split count.
 func isSplitPoint(m int) bool {
@@ -63,38 +98,172 @@ func counterAttrs(t time.Time) []string {
 	return attrs
 }
 
+// dayNumber counts days since 1970-01-01 UTC.
+func dayNumber(t time.Time) int64 {
+	s := t.Unix()
+	d := s / 86400
+	if s%86400 < 0 {
+		d--
+	}
+	return d
+}
+
+// recent reports whether a write at now puts an event at t in a delta and
+// a fleet shard (true) or in the folded items directly (false).
+func recent(t, now time.Time) bool { return dayNumber(t) >= dayNumber(now)-1 }
+
+// closedBefore is the first day compaction at now leaves alone: days before
+// it are closed. Between the last day a write may still treat as recent
+// (yesterday) and the last closed day lies one whole day.
+func closedBefore(now time.Time) string { return dayKey(now.UTC().AddDate(0, 0, -2)) }
+
 // counterRef names one counter item.
 type counterRef struct {
 	pk, sk string
 }
 
-func deviceCounter(device, eventType string, t time.Time) counterRef {
-	return counterRef{counterPK(device), counterSKAt(eventType, t)}
+// moved reports whether compaction moves the item away: deltas and fleet
+// shards.
+func (r counterRef) moved() bool {
+	return strings.HasPrefix(r.pk, deltaPrefix) || strings.HasPrefix(r.pk, fleetPrefix)
 }
 
-func fleetCounter(eventType string, shard int, t time.Time) counterRef {
-	return counterRef{fleetPK(shard, eventType), dayKey(t)}
+// eventCounters lists in refs the counter items a write at now changes for
+// an event: its delta and the transaction's fleet shard for a recent day,
+// or its per-type, device and roll-up items for a late one. (The caller's
+// array keeps a put's refs off the heap.)
+func eventCounters(refs *[3]counterRef, device, eventType string, t time.Time, shard int, now time.Time) []counterRef {
+	if recent(t, now) {
+		refs[0] = counterRef{hashedPK(deltaPrefix, device), deltaSK(t, eventType)}
+		refs[1] = counterRef{fleetPK(shard, eventType), dayKey(t)}
+		return refs[:2]
+	}
+	day := dayKey(t)
+	refs[0] = counterRef{hashedPK(perTypePrefix, device), perTypeSK(eventType, t)}
+	refs[1] = counterRef{hashedPK(devicePrefix, device), day}
+	refs[2] = counterRef{hashedPK(rollupPrefix, eventType), day}
+	return refs[:3]
 }
 
-// counterDeltas accumulates the changes a set of events makes to counters.
-type counterDeltas map[counterRef]map[string]int
+// counterDeltas accumulates the changes a set of writes makes to counters.
+type counterDeltas map[counterRef]map[string]int64
 
-func (d counterDeltas) add(device, eventType string, shard int, t time.Time, n int) {
-	d.addTo(deviceCounter(device, eventType, t), fleetCounter(eventType, shard, t), t, n)
-}
-
-// addTo is add for an event whose two counter items (the device's and the
-// fleet's, in that order) are known.
-func (d counterDeltas) addTo(device, fleet counterRef, t time.Time, n int) {
+// add adds n to the attributes of an event at t in each of refs, and
+// counts a write on those that compaction moves.
+func (d counterDeltas) add(refs []counterRef, t time.Time, n int64) {
 	attrs := counterAttrs(t)
-	for _, ref := range [2]counterRef{device, fleet} {
+	for _, ref := range refs {
 		m := d[ref]
 		if m == nil {
-			m = make(map[string]int, len(attrs))
+			m = make(map[string]int64, len(attrs)+1)
 			d[ref] = m
 		}
 		for _, a := range attrs {
 			m[a] += n
 		}
+		if ref.moved() {
+			m[versionAttr]++
+		}
 	}
+}
+
+// updates turns the deltas into transaction updates, in a stable order.
+// Expressions come from cache when it is not nil (the write path, where few
+// distinct deltas occur).
+func (d counterDeltas) updates(table *string, cache *exprCache) ([]types.TransactWriteItem, error) {
+	refs := make([]counterRef, 0, len(d))
+	for r := range d {
+		refs = append(refs, r)
+	}
+	sortRefs(refs)
+	out := make([]types.TransactWriteItem, 0, len(refs))
+	for _, r := range refs {
+		var expr cachedExpr
+		var err error
+		if cache != nil {
+			expr, err = cache.add(d[r])
+		} else {
+			expr, err = buildAdd(d[r])
+		}
+		if err != nil {
+			return nil, fmt.Errorf("counter update: %w", err)
+		}
+		out = append(out, types.TransactWriteItem{Update: &types.Update{
+			TableName:                 table,
+			Key:                       key(r.pk, r.sk),
+			UpdateExpression:          expr.update,
+			ExpressionAttributeNames:  expr.names,
+			ExpressionAttributeValues: expr.values,
+		}})
+	}
+	return out, nil
+}
+
+func sortRefs(refs []counterRef) {
+	for i := 1; i < len(refs); i++ {
+		for j := i; j > 0 && (refs[j].pk < refs[j-1].pk || refs[j].pk == refs[j-1].pk && refs[j].sk < refs[j-1].sk); j-- {
+			refs[j], refs[j-1] = refs[j-1], refs[j]
+		}
+	}
+}
+
+// exprCache keeps the update expressions of counter deltas. An expression
+// depends only on the attributes and the amounts added to them, and few
+// sets of those occur (a put of one event adds 1 to the attribute of its
+// hour, and to the splits after it in that hour); building one with the
+// expression package was most of a put's allocations. Requests share a
+// cached expression's maps: the SDK only reads its input.
+type exprCache struct {
+	mu sync.RWMutex
+	m  map[string]cachedExpr
+}
+
+type cachedExpr struct {
+	update *string
+	names  map[string]string
+	values map[string]types.AttributeValue
+}
+
+// maxCachedExprs bounds the cache; deltas beyond it (large batches spread
+// over many hours) are built every time.
+const maxCachedExprs = 4096
+
+// add returns the expression that adds each delta to its attribute.
+func (c *exprCache) add(delta map[string]int64) (cachedExpr, error) {
+	attrs := sortedKeys(delta)
+	var buf [128]byte
+	k := buf[:0]
+	for _, a := range attrs {
+		k = strconv.AppendInt(append(append(k, a...), '+'), delta[a], 10)
+		k = append(k, ' ')
+	}
+	c.mu.RLock()
+	e, ok := c.m[string(k)]
+	c.mu.RUnlock()
+	if ok {
+		return e, nil
+	}
+	e, err := buildAdd(delta)
+	if err != nil {
+		return cachedExpr{}, err
+	}
+	c.mu.Lock()
+	if len(c.m) < maxCachedExprs {
+		c.m[string(k)] = e
+	}
+	c.mu.Unlock()
+	return e, nil
+}
+
+// buildAdd builds the expression that adds each delta to its attribute.
+func buildAdd(delta map[string]int64) (cachedExpr, error) {
+	var upd expression.UpdateBuilder
+	for _, a := range sortedKeys(delta) {
+		upd = upd.Add(expression.Name(a), expression.Value(delta[a]))
+	}
+	expr, err := expression.NewBuilder().WithUpdate(upd).Build()
+	if err != nil {
+		return cachedExpr{}, err
+	}
+	return cachedExpr{update: expr.Update(), names: expr.Names(), values: expr.Values()}, nil
 }

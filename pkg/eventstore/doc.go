@@ -5,27 +5,47 @@
 // # Items
 //
 //	event          pk D#<device>             sk <event id>          index gpk <type>#<shard>
-//	device counter pk A#<hash(device)>       sk <hash(type)><yyyymmdd>
-//	fleet counter  pk F#<shard><hash(type)>  sk <yyyymmdd>
+//	delta          pk A#<hash(device)>       sk <yyyymmdd><hash(type)>
+//	per type       pk B#<hash(device)>       sk <hash(type)><yyyymmdd>
+//	device         pk C#<hash(device)>       sk <yyyymmdd>, and the watermark W
+//	fleet shard    pk F#<shard><hash(type)>  sk <yyyymmdd>
+//	roll-up        pk G#<hash(type)>         sk <yyyymmdd>, and the watermark W
 //	idempotency    pk K#<device>             sk <key>
 //
 // An event id is a ULID whose time part is the event's time, so a device's
 // events sort by time and a time range is an id range. The type index
 // (TypeIndex) holds every event under "<type>#<shard>" for the fleet-wide
-// listing. Counter items hold a count per UTC hour and per split point (see
-// counters.go); every put and delete changes them in the same
-// TransactWriteItems as the events, so counts never drift from the events
-// stored. Data is kept as its JSON text (see jsonObject).
+// listing. Data is kept as its JSON text (see jsonObject).
+//
+// Counter items hold a count per UTC hour and per split point (counters.go).
+// A put or delete changes two of them in its transaction when the event's
+// day is recent (yesterday or later by the writer's clock): the event's
+// delta and one of Shards fleet shards, picked at random per transaction.
+// A write to an older day is late: it changes the per-type, device and
+// roll-up items, the ones reads add up. Reads fold the deltas and shards of
+// closed days (three days old) into those items and record how far they
+// got in a watermark (compact.go), so that a read finds one item per day
+// whether it counts one type of a device, every type of a device, or a type
+// across the fleet.
 //
 // # Cost per write (the service's billing, 1 KB events)
 //
-//	single event                      7 WCU: event 2, type index 1, device counter 2, fleet counter 2
-//	single event with an idempotency  8 WCU: the key's reservation adds 1
-//	key
+//	single event, recent day          7 WCU: event 2, type index 1, delta 2, fleet shard 2
+//	single event, late day            9 WCU: event 2, type index 1, per type 2, device 2, roll-up 2
+//	an idempotency key               +2 WCU: its record, a put in the first transaction
 //	batch of 25, one device and type  3.16 WCU per event: 25×(2+1) + 2 + 2
+//	and hour (3.24 under one key,
+//	5.16 with a key per event)
+//	delete of one event               event 2, index entry 1, and the counters as a put
+//	                                  by the deleter's clock (4 recent, 6 late)
 //
-// A batch takes one random shard for all its events, so it raises one
-// fleet counter, not up to 16.
+// A batch takes one shard for all its events, so it raises one fleet shard,
+// not up to Shards of them. Reads pay for compaction: 4 WCU per delta
+// moved (its delete and its per-type update) and 2 per device and day, 2
+// per fleet shard moved and 2 per type and day, 1 per watermark. Each delta
+// holds every event of a device, type and day, so a device that writes
+// every day costs its first read of the day 4 WCU per type it wrote
+// (BENCHMARKS.md: 205 for fifty types).
 //
 // # Ingest ceilings
 //
@@ -34,13 +54,17 @@
 // (back-pressure). The keys above spread load so that:
 //
 //   - one device takes about 500 one-KB events a second: its events share
-//     the partition D#<device> at 2 units each (and its counters A#<hash>
-//     at 2 units per transaction);
-//   - one type takes about 8 000 single-event puts a second across the
-//     fleet: its 16 fleet counter items take 500 transactional updates a
-//     second each (16 000 in batches, where a batch is one update), and its
-//     16 index partitions take 1 000 one-KB events a second each, so a
-//     popular type cannot throttle the table through the index;
+//     the partition D#<device> at 2 units each (and its deltas A#<hash> at
+//     2 units per transaction);
+//   - one type takes about 4 000 single-event puts a second across the
+//     fleet: its 8 fleet shards take 500 transactional updates a second
+//     each (25 times as many events in batches of 25, where a batch is one
+//     update), and each partition of the type index takes 1 000 one-KB
+//     events a second (4 000 with four index shards);
+//   - late events (two days old or more) of one type go to its one roll-up
+//     item per day: about 500 late puts a second per type, far more when
+//     batched (a batch is one update per type and day). A backfill beyond
+//     that is throttled and retried by the caller;
 //   - the table takes what its on-demand capacity allows: a new on-demand
 //     table serves up to 4 000 write request units a second at once, and a
 //     single put costs the table 6 of them (the index's unit is the index's):
@@ -48,12 +72,74 @@
 //     to the table quota (40 000 by default: about 6 600 single or 18 500
 //     batched events a second). BENCHMARKS.md has the arithmetic.
 //
+// # Why the counts are exact
+//
+// A count changes only in the transaction that writes or deletes its event,
+// or in a move that takes it out of a delta or shard and into the items it
+// folds into. Each holds under:
+//
+//   - Retries. A key record is put in the first transaction of its request,
+//     on condition that it does not exist: it exists exactly when that
+//     transaction's events and counts were written. A retry finds it, takes
+//     the ids it holds, reads back the events of the transactions it says
+//     were written and writes only the others. It never writes an event of
+//     a written transaction again: if one was deleted or has expired, the
+//     retry is ErrKeyedEventsDeleted and stores nothing. The SDK's own
+//     resend of a transaction carries its ClientRequestToken, which
+//     DynamoDB answers without applying it twice.
+//   - Crashes. Every transaction is all or nothing. A Lambda stopped
+//     between two transactions of a put leaves the first ones written with
+//     their counts and marked on the key record (a later transaction marks
+//     itself, on condition that no other attempt did); the retry writes the
+//     rest. Without a key, the caller had the ids of what was stored in the
+//     failed put's error (PartialWriteError). A bulk delete stopped halfway
+//     leaves each event stored and counted, or gone and uncounted.
+//   - Concurrent compaction. A move deletes its sources on condition that
+//     their write count is the one read, and adds what they held to their
+//     targets, in one transaction: a count is in its source or in its
+//     targets, never both. Two readers moving the same items: the second's
+//     condition fails, and its transaction with it. A late write adding to
+//     a target while a move does collides (TransactionConflict) and one of
+//     them retries.
+//   - Clock skew. A write treats a day as recent (delta, shard) until the end
+//     of the next day by its own clock; compaction moves a day only from
+//     the start of the third day after it by its own: a whole day between.
+//     The functions' clocks may therefore disagree by up to a day less the
+//     longest transaction. A write between a move's read and its
+//     transaction fails the move (the write count changed), which the next
+//     read makes again. Only a clock more than a day behind could add to a
+//     delta after its move: the device's every-type reads still count it,
+//     its one-type and the fleet's reads miss it until the next move.
+//
+// Reads are eventually consistent, as listings are: for the second or so
+// DynamoDB takes to replicate a write, a read may miss it, and may see a
+// move's sources gone but not yet its targets. Read strongly, an aggregate
+// would cost twice as much.
+//
 // # Reads
 //
-// A device's listing is one Query over its partition (filters on type,
-// status, severity and state are filter expressions). The fleet listing
-// reads the 16 index partitions of each type in parallel and merges them by
-// id. Aggregates read counter items only: a year of daily counts for one
-// device and type is 365 items of under 300 bytes, under 15 read units,
-// whatever the event rate.
+// An aggregate reads the watermark of its device or type (half a unit),
+// then in parallel the folded items of its days and the sources of the
+// days from the watermark on: for a device and type, the per-type items and
+// the few recent deltas of the type (one GetItem each, or one query of the
+// device's recent deltas); for a device's every type, the device items and
+// the deltas of the recent days; for a type across the fleet, the roll-up
+// items and the eight shards' recent days. A year of daily counts costs
+// about 13 read units in steady state (BENCHMARKS.md), whatever the number
+// of events, types or shards; a year ending today reads the recent sources
+// as well (14.5 for a type of a device, up to 18 for every type of a device
+// with fifty busy types, 17.5 for the fleet).
+//
+// A read whose watermark is behind (the first read of a day, or of a device
+// or type nobody read for a while) answers from what it read first, then
+// compacts the closed days, at most 2 000 sources a request, and moves the
+// watermark. Uncompacted sources count against a read budget of 4 000
+// items (about 1 MB): a read that finds more compacts its share and answers
+// ErrCompacting (503 with Retry-After), and each retry finds fewer. A
+// device never read, with fifty types written every day for a year (18 250
+// deltas), takes about eight requests and 75 000 write units (under 5 US
+// cents) to fold its year; a type's fleet shards (2 920 for a year) fit
+// the first read. The recent days alone cannot be compacted: a device with
+// more than about 1 000 types written in each of its last four days is
+// over the budget for every-type reads (ask for types instead).
 package eventstore

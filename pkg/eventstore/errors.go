@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,6 +21,11 @@ var (
 	ErrVersionMismatch = errors.New("event version does not match")
 	// ErrIdempotencyConflict: an idempotency key came back with another body.
 	ErrIdempotencyConflict = errors.New("idempotency key was used with a different body")
+	// ErrKeyedEventsDeleted: a retry under an idempotency key whose events
+	// have since been deleted or have expired. Storing them again would
+	// bring back what was deleted and count it twice, so the retry stores
+	// nothing (a conflict for the caller).
+	ErrKeyedEventsDeleted = errors.New("the events stored under this idempotency key have since been deleted")
 	// ErrConflict: concurrent writers kept colliding; the caller may retry.
 	ErrConflict = errors.New("concurrent update, retry")
 	// ErrThrottled: DynamoDB is throttling; the caller should back off.
@@ -27,6 +33,22 @@ var (
 	// ErrUnavailable: DynamoDB could not be reached or failed.
 	ErrUnavailable = errors.New("storage is unavailable")
 )
+
+// PartialWriteError is a put that failed after some of its events were
+// stored: a batch that took several transactions, or a retry that found
+// some stored before. StoredIDs lists those events, in request order; a
+// retry with the same idempotency key stores the rest. Err says why the
+// put stopped (errors.Is and errors.As see it).
+type PartialWriteError struct {
+	StoredIDs []string
+	Err       error
+}
+
+func (e *PartialWriteError) Error() string {
+	return fmt.Sprintf("%v (after %d of the events were stored)", e.Err, len(e.StoredIDs))
+}
+
+func (e *PartialWriteError) Unwrap() error { return e.Err }
 
 // storeError keeps the SDK's error for the logs while matching one of the
 // sentinels above.

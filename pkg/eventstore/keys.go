@@ -12,35 +12,45 @@ import (
 	"github.com/oklog/ulid/v2"
 )
 
-// Shards is how many ways the writes of one event type are spread, both in
-// the type index (partition key "<type>#<shard>") and in the fleet-wide
-// counters. A partition key takes about 1 000 write units a second; with 16
-// shards one type can take 16 000 one-KB events a second in the index and
-// 8 000 in the counters (a transactional update costs 2 units) before either
-// throttles, and so before the index's back-pressure throttles the table.
-const Shards = 16
+// Shards is how many fleet counter items one type's writes of a recent
+// day are spread over (and, for now, its partitions in the type index). A
+// partition takes about 1 000 write units a second and a transactional
+// counter update costs 2, so 8 shards take 4 000 single-event puts of one
+// type a second (issue 3's bar, 5 000 events a second with no counter item
+// over 1 000 writes, is TestFleetCountersTakeAtMostAThousandWritesASecond).
+// Reads never see the shards of a closed day: compaction folds them into
+// one roll-up item per type and day (compact.go).
+const Shards = 8
 
 // Key prefixes. Device ids cannot contain '#', so no two kinds of item share
 // a partition key.
 //
 // Counter keys hold hashes of the device and the type rather than the names:
 // a year of daily counts reads 365 counter items, and fixed-length keys keep
-// that read under 15 units whatever the length of the ids.
+// that read under 15 units whatever the length of the ids. See counters.go
+// for what each counter item is for.
 const (
 	eventPrefix   = "D#" // D#<device>                   / <event id>
-	counterPrefix = "A#" // A#<hash(device)>             / <hash(type)><yyyymmdd>
+	deltaPrefix   = "A#" // A#<hash(device)>             / <yyyymmdd><hash(type)>
+	perTypePrefix = "B#" // B#<hash(device)>             / <hash(type)><yyyymmdd>
+	devicePrefix  = "C#" // C#<hash(device)>             / <yyyymmdd>, and "W"
 	fleetPrefix   = "F#" // F#<shard><hash(type)>        / <yyyymmdd>
+	rollupPrefix  = "G#" // G#<hash(type)>               / <yyyymmdd>, and "W"
 	keyPrefix     = "K#" // K#<device>                   / <idempotency key>
 	hashLen       = 13   // base32 characters: 65 bits
+	// watermarkSK is the sort key of a compaction watermark; it sorts
+	// after every day.
+	watermarkSK = "W"
 )
 
 func eventPK(device string) string { return eventPrefix + device }
 
 // newShard picks the shard of one write transaction. All events written
 // together share it, so a batch raises one fleet counter item rather than
-// up to Shards of them; the shard is kept in the event's index key
-// ("<type>#<shard>"), so a delete lowers the counter its put raised. Random
-// shards spread one type's writes evenly whatever the mix of devices.
+// up to Shards of them. A delete transaction picks its own: the shards of a
+// day are only ever summed, so which one a delete lowers does not matter
+// (an item may go below zero). Random shards spread one type's writes
+// evenly whatever the mix of devices.
 func newShard() int { return mrand.IntN(Shards) }
 
 func shardName(s int) string { return strconv.FormatInt(int64(s), 16) }
@@ -66,15 +76,23 @@ func TypeIndexPartition(eventType string, shard int) string { return typeIndexKe
 // The counter keys are built in one buffer each: a put computes four of
 // them per event, and this is on every write's path.
 
-func counterPK(device string) string {
-	var buf [len(counterPrefix) + hashLen]byte
-	return string(appendKeyHash(append(buf[:0], counterPrefix...), device))
+// hashedPK is prefix followed by the hash of s: the partition of a
+// device's (A#, B#, C#) or a type's (G#) counters.
+func hashedPK(prefix, s string) string {
+	var buf [2 + hashLen]byte
+	return string(appendKeyHash(append(buf[:0], prefix...), s))
 }
 
-func counterSK(typeHash string, day string) string { return typeHash + day }
+// deltaSK is the sort key of a delta: day first, so that a range of days
+// reads every type's deltas of those days.
+func deltaSK(t time.Time, eventType string) string {
+	var buf [len(dayLayout) + hashLen]byte
+	return string(appendKeyHash(t.UTC().AppendFormat(buf[:0], dayLayout), eventType))
+}
 
-// counterSKAt is counterSK(keyHash(eventType), dayKey(t)).
-func counterSKAt(eventType string, t time.Time) string {
+// perTypeSK is the sort key of a per-type item: type first, so that a
+// range of days of one type is one key range.
+func perTypeSK(eventType string, t time.Time) string {
 	var buf [hashLen + len(dayLayout)]byte
 	return string(t.UTC().AppendFormat(appendKeyHash(buf[:0], eventType), dayLayout))
 }
@@ -110,13 +128,15 @@ func appendKeyHash(dst []byte, s string) []byte {
 
 func idemPK(device string) string { return keyPrefix + device }
 
-// FleetCounterKey is the partition key of a fleet counter. Exported so a
-// test can show how the keys spread writes.
+// FleetCounterKey is the partition key of a fleet shard counter. Exported
+// so a test can show how the keys spread writes.
 func FleetCounterKey(eventType string, shard int) string { return fleetPK(shard, eventType) }
 
 const dayLayout = "20060102"
 
 func dayKey(t time.Time) string { return t.UTC().Format(dayLayout) }
+
+func parseDay(day string) (time.Time, error) { return time.Parse(dayLayout, day) }
 
 // idBounds turns a time range [from, to) into the inclusive range of event
 // ids (ULIDs whose time part is the event time) that fall in it.

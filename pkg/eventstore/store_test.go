@@ -31,6 +31,10 @@ func mustPut(t *testing.T, s *Store, evs ...NewEvent) PutResult {
 	return res
 }
 
+func deltaRef(device, eventType string, t time.Time) counterRef {
+	return counterRef{hashedPK(deltaPrefix, device), deltaSK(t, eventType)}
+}
+
 // counts reads the raw counter attributes of an item, for checking what a
 // write did to them.
 func counts(t *testing.T, c *dynamoClient, table string, ref counterRef) map[string]int {
@@ -41,7 +45,7 @@ func counts(t *testing.T, c *dynamoClient, table string, ref counterRef) map[str
 	}
 	m := map[string]int{}
 	for k, v := range out.Item {
-		if k == PartitionKey || k == SortKey {
+		if k == PartitionKey || k == SortKey || k == versionAttr {
 			continue
 		}
 		var n int
@@ -102,26 +106,64 @@ func TestGetOfAMissingEventIsNotFound(t *testing.T) {
 	}
 }
 
-func TestPutRaisesTheDeviceAndFleetCountersOfItsHour(t *testing.T) {
-	s, c := newTestStore(t, Options{Now: fixedClock(t0)})
+func TestWritesRaiseTheCountersOfTheirDay(t *testing.T) {
 	at := time.Date(2026, 11, 22, 18, 10, 0, 0, time.UTC) // before 18:15 and 18:30
-	res := mustPut(t, s, NewEvent{DeviceID: "dev", Type: "door", Time: at}, NewEvent{DeviceID: "dev", Type: "door", Time: at.Add(10 * time.Minute)})
-	dev := counts(t, c, s.table, deviceCounter("dev", "door", at))
-	if want := map[string]int{"s": 2, "S1": 1, "S2": 2}; !reflect.DeepEqual(dev, want) {
-		t.Fatalf("device counter = %v, want %v", dev, want)
+	twoEvents := map[string]int{"s": 2, "S1": 1, "S2": 2}
+	oneLeft := map[string]int{"s": 1, "S2": 1}
+	cases := []struct {
+		name  string
+		now   time.Time
+		items func() []counterRef // the items that must hold the counts
+		fleet bool                // the fleet's count is spread over the shards
+	}{
+		{"an event of today raises its delta and a fleet shard", at.Add(time.Hour), func() []counterRef {
+			return []counterRef{deltaRef("dev", "door", at)}
+		}, true},
+		{"an event of yesterday raises its delta and a fleet shard", at.Add(24 * time.Hour), func() []counterRef {
+			return []counterRef{deltaRef("dev", "door", at)}
+		}, true},
+		{"an event of two days ago raises its per-type, device and roll-up items", at.Add(48 * time.Hour), func() []counterRef {
+			return []counterRef{
+				{hashedPK(perTypePrefix, "dev"), perTypeSK("door", at)},
+				{hashedPK(devicePrefix, "dev"), dayKey(at)},
+				{hashedPK(rollupPrefix, "door"), dayKey(at)},
+			}
+		}, false},
 	}
-	total := 0
-	for shard := 0; shard < Shards; shard++ {
-		total += counts(t, c, s.table, counterRef{fleetPK(shard, "door"), dayKey(at)})["s"]
-	}
-	if total != 2 {
-		t.Fatalf("fleet counters sum to %d, want 2", total)
-	}
-	if err := s.Delete(context.Background(), "dev", res.Events[0].ID, 0); err != nil {
-		t.Fatalf("Delete: %v", err)
-	}
-	if dev := counts(t, c, s.table, deviceCounter("dev", "door", at)); !reflect.DeepEqual(dev, map[string]int{"s": 1, "S2": 1}) {
-		t.Fatalf("device counter after delete = %v, want s:1 S2:1", dev)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, c := newTestStore(t, Options{Now: fixedClock(tc.now)})
+			res := mustPut(t, s, NewEvent{DeviceID: "dev", Type: "door", Time: at}, NewEvent{DeviceID: "dev", Type: "door", Time: at.Add(10 * time.Minute)})
+			check := func(when string, want map[string]int) {
+				t.Helper()
+				for _, ref := range tc.items() {
+					if got := counts(t, c, s.table, ref); !reflect.DeepEqual(got, want) {
+						t.Fatalf("%s: %s/%s = %v, want %v", when, ref.pk, ref.sk, got, want)
+					}
+				}
+				if tc.fleet {
+					total := map[string]int{}
+					for shard := range Shards {
+						for a, n := range counts(t, c, s.table, counterRef{fleetPK(shard, "door"), dayKey(at)}) {
+							total[a] += n
+						}
+					}
+					for a, n := range total {
+						if n == 0 {
+							delete(total, a)
+						}
+					}
+					if !reflect.DeepEqual(total, want) {
+						t.Fatalf("%s: fleet shards sum to %v, want %v", when, total, want)
+					}
+				}
+			}
+			check("after the put", twoEvents)
+			if err := s.Delete(context.Background(), "dev", res.Events[0].ID, 0); err != nil {
+				t.Fatalf("Delete: %v", err)
+			}
+			check("after a delete", oneLeft)
+		})
 	}
 }
 
@@ -137,7 +179,7 @@ func TestARetryWithTheSameKeyStoresAndCountsOnce(t *testing.T) {
 	if !reflect.DeepEqual(again.Events[0], first.Events[0]) {
 		t.Fatalf("retry returned %+v, want the stored %+v", again.Events[0], first.Events[0])
 	}
-	if got := counts(t, c, s.table, deviceCounter("dev", "door", t0))["k"]; got != 1 {
+	if got := counts(t, c, s.table, deltaRef("dev", "door", t0))["k"]; got != 1 {
 		t.Fatalf("hour count = %d, want 1", got)
 	}
 	ev.Text = "changed"
@@ -147,23 +189,6 @@ func TestARetryWithTheSameKeyStoresAndCountsOnce(t *testing.T) {
 	page, err := s.List(context.Background(), Query{DeviceID: "dev", Limit: 10})
 	if err != nil || len(page.Events) != 1 {
 		t.Fatalf("List = %d events, %v; want 1", len(page.Events), err)
-	}
-}
-
-func TestARetryCompletesAReservationWhoseWriteNeverRan(t *testing.T) {
-	s, c := newTestStore(t, Options{Now: fixedClock(t0)})
-	ev := NewEvent{DeviceID: "dev", Type: "door", IdempotencyKey: "crash-1"}
-	// The first attempt reserved its key and then stopped: only the record exists.
-	p := &plan{in: ev, hash: hashOf(ev), event: Event{ID: "01KAPWAC2VKXMQJ7JPJJ1X3M7D", DeviceID: "dev", CreationTime: t0}}
-	if _, err := s.reserve(context.Background(), "dev", "crash-1", []string{p.event.ID}, p.hash, []*plan{p}); err != nil {
-		t.Fatalf("reserve: %v", err)
-	}
-	res := mustPut(t, s, ev)
-	if !res.Created[0] || res.Events[0].ID != p.event.ID {
-		t.Fatalf("retry = created %v id %s, want created with the reserved id %s", res.Created[0], res.Events[0].ID, p.event.ID)
-	}
-	if got := counts(t, c, s.table, deviceCounter("dev", "door", idTime(p.event.ID))); len(got) == 0 {
-		t.Fatalf("no count after the retry completed the write")
 	}
 }
 

@@ -145,7 +145,8 @@ type Access struct {
 // Permissions maps each function to its Access.
 var Permissions = map[string]Access{
 	PutEvent: {
-		TableActions: []string{"dynamodb:PutItem", "dynamodb:UpdateItem"},
+		// GetItem: a retry reads back the events its key stands for.
+		TableActions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 	},
 	ListEvents: {
 		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query"},
@@ -153,7 +154,9 @@ var Permissions = map[string]Access{
 		PageTokenKey: true,
 	},
 	AggregateEvents: {
-		TableActions: []string{"dynamodb:Query"},
+		// Reads compact the counters they read: a move deletes its sources
+		// and updates its targets, a watermark is an update.
+		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem"},
 	},
 	PatchEvent: {
 		TableActions: []string{"dynamodb:GetItem", "dynamodb:PutItem"},

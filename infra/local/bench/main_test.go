@@ -22,7 +22,9 @@ BenchmarkPut/single-2         	      20	  23386362 ns/op	         7.000 WCU/even
 BenchmarkPut/batch25-2                 	      20	  30161196 ns/op	         3.160 WCU/event	         0.2400 local-WCU/event
 BenchmarkListPage100-2                          	      20	   9438430 ns/op	        12.00 RCU/op
 BenchmarkAggregate/year_daily_utc-2             	      20	  77700603 ns/op	        12.50 RCU/op
-BenchmarkAggregate/day_hourly-2                 	      20	   1445795 ns/op	         0.5000 RCU/op
+BenchmarkAggregate/day_hourly-2                 	      20	   1445795 ns/op	         1.000 RCU/op
+BenchmarkAggregate/fleet_year_daily-2           	      20	  77700603 ns/op	        13.50 RCU/op
+BenchmarkAggregate/device_alltypes_year_50types-2	      20	  77700603 ns/op	        12.50 RCU/op
 BenchmarkAggregateVsNaive-2                     	      20	 381457574 ns/op	       726.0 RCU-ratio	         0.5000 counter-RCU/op	       363.0 naive-RCU/op	        84.53 time-ratio
 BenchmarkPutOverhead-2   	      20	 227555726 ns/op	       167.8 api-puts/s	         1.120 overhead-ratio	       188.0 sdk-puts/s
 BenchmarkPutHandler-2   	    5000	     42702 ns/op	   17503 B/op	     195 allocs/op
@@ -42,7 +44,9 @@ put.single.wcu_per_event 7.000
 put.batch25.wcu_per_event 3.160
 list.page100.rcu 12.00
 aggregate.year_daily.rcu 12.50
-aggregate.day_hourly.rcu 0.5000
+aggregate.day_hourly.rcu 1.000
+aggregate.fleet_year_daily.rcu 13.50
+aggregate.device_alltypes_year_50types.rcu 12.50
 aggregate.naive_over_counter.rcu_ratio 726.0
 aggregate.naive_over_counter.time_ratio 84.53
 e2e.put.overhead_ratio 1.120

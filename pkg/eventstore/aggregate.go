@@ -385,6 +385,32 @@ func (s *Store) readCounters(ctx context.Context, q AggregateQuery, first, last 
 	}
 	// The answer is exact whatever became of the compaction: it was read
 	// before, and a move only ever changes where a count is kept. A later
-	// read compacts again.
+	// read compacts again after a passing failure; any other (a role
+	// without the actions compaction needs, a request DynamoDB refuses)
+	// would leave every read paying for what it cannot fold, unseen, so it
+	// fails the request.
+	if cerr != nil && !passing(cerr) {
+		return nil, cerr
+	}
 	return days, nil
+}
+
+// passing reports whether a compaction failed for a reason that goes away
+// by itself: another writer moved first, throttling, an outage, the
+// request's deadline.
+func passing(err error) bool {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			if !passing(e) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, kind := range []error{errMoved, ErrThrottled, ErrUnavailable, ErrConflict, context.DeadlineExceeded, context.Canceled} {
+		if errors.Is(err, kind) {
+			return true
+		}
+	}
+	return false
 }

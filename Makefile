@@ -70,7 +70,7 @@ test: deps
 # Fuzz targets as package:Target; go test -fuzz takes one package and one
 # target per run. make test runs each briefly, make fuzz longer.
 FUZZ_TARGETS := ingest:FuzzDecode timestamp:FuzzParse pagetoken:FuzzDecode \
-                eventstore:FuzzMergePatch jsonbody:FuzzCheck api:FuzzDecodePatch
+                eventstore:FuzzMergePatch jsonbody:FuzzCheck jsonbody:FuzzValue api:FuzzDecodePatch
 FUZZTIME ?= 2m
 
 # $(call fuzz-each,<time>) fuzzes every target for <time>.

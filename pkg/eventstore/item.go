@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/fleetlog/device-events/pkg/jsonbody"
 )
 
 // eventItem is an event as stored. The device id and the event time are not
@@ -94,12 +96,12 @@ func decodeEvent(av map[string]types.AttributeValue) (Event, error) {
 // jsonObject is a JSON object stored as its JSON text. A DynamoDB map would
 // hold only 31 levels under an attribute where the contract allows 32, would
 // refuse empty keys, and would round numbers to 38 digits; the text keeps
-// exactly what the producer sent.
+// exactly what the producer sent, without HTML escapes (jsonbody.Marshal).
 type jsonObject map[string]any
 
 // MarshalDynamoDBAttributeValue implements attributevalue.Marshaler.
 func (o jsonObject) MarshalDynamoDBAttributeValue() (types.AttributeValue, error) {
-	b, err := json.Marshal(map[string]any(o))
+	b, err := jsonbody.Marshal(map[string]any(o))
 	if err != nil {
 		return nil, err
 	}

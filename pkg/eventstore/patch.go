@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/fleetlog/device-events/pkg/jsonbody"
 )
 
 // Patch is a change to an event's lifecycle fields. Nil fields are left as
@@ -262,7 +264,7 @@ func cloneJSON(m map[string]any) map[string]any {
 
 // eventBytes is about the size of the event as the API writes it.
 func eventBytes(ev *Event) int {
-	b, _ := json.Marshal(struct {
+	b, _ := jsonbody.Marshal(struct {
 		T, S, X string
 		D       map[string]any
 		U       []Update

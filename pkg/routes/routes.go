@@ -195,6 +195,10 @@ const (
 	// EnvPageTokenSecretARN is the Secrets Manager secret holding the
 	// page-token key, for the functions whose Access says PageTokenKey.
 	EnvPageTokenSecretARN = "PAGE_TOKEN_SECRET_ARN"
+	// EnvAPIIDs is the comma list of the API Gateway API ids whose events
+	// a function serves; an API Gateway event with another
+	// requestContext.apiId is refused (403). Unset accepts any.
+	EnvAPIIDs = "API_IDS"
 )
 
 // Settings are the values a deployment fills the environment with: real

@@ -13,25 +13,28 @@ import (
 	"github.com/fleetlog/device-events/pkg/jsonbody"
 )
 
-// eventItem is an event as stored. The device id and the event time are not
-// stored apart: they are the partition key (after its prefix) and the time
-// part of the sort key (the id), which keeps every item a few bytes smaller.
+// eventItem is an event as stored, with its newest update but not its
+// history (history.go). The device id and the event time are not stored
+// apart: they are the partition key (after its prefix) and the time part of
+// the sort key (the id), which keeps every item a few bytes smaller.
 type eventItem struct {
-	PK       string       `dynamodbav:"pk"`
-	SK       string       `dynamodbav:"sk"`
-	GPK      string       `dynamodbav:"gpk"`
-	Type     string       `dynamodbav:"type"`
-	Created  int64        `dynamodbav:"created"`
-	Updated  int64        `dynamodbav:"updated"`
-	Status   string       `dynamodbav:"status,omitempty"`
-	Severity string       `dynamodbav:"severity"`
-	State    string       `dynamodbav:"state"`
-	Text     string       `dynamodbav:"text,omitempty"`
-	Data     jsonObject   `dynamodbav:"data,omitempty"`
-	Updates  []updateItem `dynamodbav:"updates,omitempty"`
-	Version  int64        `dynamodbav:"version"`
-	Expires  int64        `dynamodbav:"expiresAt,omitempty"`
-	Key      string       `dynamodbav:"idem,omitempty"`
+	PK       string     `dynamodbav:"pk"`
+	SK       string     `dynamodbav:"sk"`
+	GPK      string     `dynamodbav:"gpk"`
+	Type     string     `dynamodbav:"type"`
+	Created  int64      `dynamodbav:"created"`
+	Updated  int64      `dynamodbav:"updated"`
+	Status   string     `dynamodbav:"status,omitempty"`
+	Severity string     `dynamodbav:"severity"`
+	State    string     `dynamodbav:"state"`
+	Text     string     `dynamodbav:"text,omitempty"`
+	Data     jsonObject `dynamodbav:"data,omitempty"`
+	// Last is the newest update, the one that made Version; the older
+	// ones are history items (history.go).
+	Last    *updateItem `dynamodbav:"upd,omitempty"`
+	Version int64       `dynamodbav:"version"`
+	Expires int64       `dynamodbav:"expiresAt,omitempty"`
+	Key     string      `dynamodbav:"idem,omitempty"`
 }
 
 type updateItem struct {
@@ -54,9 +57,9 @@ func (it *eventItem) event() Event {
 		Text:         it.Text,
 		Data:         it.Data,
 		Version:      it.Version,
-		Updates:      make([]Update, 0, len(it.Updates)),
+		Updates:      []Update{},
 	}
-	for _, u := range it.Updates {
+	if u := it.Last; u != nil {
 		e.Updates = append(e.Updates, Update{Time: time.UnixMilli(u.Time).UTC(), By: u.By, Changes: u.Changes})
 	}
 	return e
@@ -79,8 +82,9 @@ func itemOf(e *Event, shard int, expires int64, key string) eventItem {
 		Expires:  expires,
 		Key:      key,
 	}
-	for _, u := range e.Updates {
-		it.Updates = append(it.Updates, updateItem{Time: u.Time.UnixMilli(), By: u.By, Changes: u.Changes})
+	if n := len(e.Updates); n > 0 {
+		u := e.Updates[n-1]
+		it.Last = &updateItem{Time: u.Time.UnixMilli(), By: u.By, Changes: u.Changes}
 	}
 	return it
 }

@@ -147,6 +147,7 @@ var Permissions = map[string]Access{
 	PutEvent: {
 		TableActions: []string{"dynamodb:PutItem", "dynamodb:UpdateItem"},
 	},
+	// Query on the table also reads events' histories (U#<device> items).
 	ListEvents: {
 		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query"},
 		IndexActions: []string{"dynamodb:Query"},
@@ -155,11 +156,16 @@ var Permissions = map[string]Access{
 	AggregateEvents: {
 		TableActions: []string{"dynamodb:Query"},
 	},
+	// A patch reads the event, puts its previous update into the history,
+	// updates the event, and reads the history for its answer.
 	PatchEvent: {
-		TableActions: []string{"dynamodb:GetItem", "dynamodb:PutItem"},
+		TableActions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"},
 	},
+	// A delete's transaction deletes events and updates counters; the
+	// events' history items go after it, found by Query and deleted by
+	// BatchWriteItem.
 	DeleteEvent: {
-		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem"},
+		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"},
 		PageTokenKey: true,
 	},
 }

@@ -8,6 +8,7 @@
 //	device counter pk A#<hash(device)>       sk <hash(type)><yyyymmdd>
 //	fleet counter  pk F#<shard><hash(type)>  sk <yyyymmdd>
 //	idempotency    pk K#<device>             sk <key>
+//	history        pk U#<device>             sk <event id>#<version mod 100>
 //
 // An event id is a ULID whose time part is the event's time, so a device's
 // events sort by time and a time range is an id range. The type index
@@ -15,7 +16,9 @@
 // listing. Counter items hold a count per UTC hour and per split point (see
 // counters.go); every put and delete changes them in the same
 // TransactWriteItems as the events, so counts never drift from the events
-// stored. Data is kept as its JSON text (see jsonObject).
+// stored. Data is kept as its JSON text (see jsonObject). An event item
+// holds its newest update; the older ones are history items, a ring of 100
+// per event (history.go), so that a patch writes what changed.
 //
 // # Cost per write (the service's billing, 1 KB events)
 //
@@ -26,6 +29,10 @@
 //
 // A batch takes one random shard for all its events, so it raises one
 // fleet counter, not up to 16.
+//
+//	a patch after any number of       3 WCU: the previous update into its
+//	updates                           history item 1, the changed attributes
+//	                                  of the event 1, its type index entry 1
 //
 // # Ingest ceilings
 //

@@ -107,6 +107,15 @@ func SkipSpace(b []byte, i int) int {
 	return i
 }
 
+// asIs holds the bytes a string holds as themselves and encoding/json
+// writes back as they are: printable ASCII but " and \.
+var asIs = func() (t [256]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\'
+	}
+	return t
+}()
+
 // stringSize measures the string that begins with the quote at b[i]: its
 // size as encoding/json writes the decoded string with HTML escaping off,
 // quotes included, and the index after its closing quote.
@@ -115,7 +124,7 @@ func stringSize(b []byte, i int) (size, end int, ok bool) {
 	i++
 	for i < len(b) {
 		start := i
-		for i < len(b) && b[i] >= 0x20 && b[i] < utf8.RuneSelf && b[i] != '"' && b[i] != '\\' {
+		for i < len(b) && asIs[b[i]] {
 			i++
 		}
 		size += i - start

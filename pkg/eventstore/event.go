@@ -173,7 +173,7 @@ func CheckType(field, t string) error {
 	if first == ' ' || last == ' ' {
 		return &FieldError{field, "must not begin or end with a space"}
 	}
-	if !norm.NFC.IsNormalString(t) {
+	if !ascii(t) && !norm.NFC.IsNormalString(t) { // ASCII is NFC, and most types are
 		return &FieldError{field, "must be in Unicode normalization form C (NFC)"}
 	}
 	return nil
@@ -273,6 +273,15 @@ func CheckIdempotencyKey(field, k string) error {
 		}
 	}
 	return nil
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func printable(s string) bool {

@@ -9,16 +9,47 @@ import (
 // Marshal is json.Marshal without the escaping of <, > and & for HTML.
 // Stored data and the API's answers are JSON read as JSON, never embedded
 // in a page, and the escapes wrote six bytes for each of those characters:
-// 43 KB of '<' in an event's data became a 256 KB item.
+// 43 KB of '<' in an event's data became a 256 KB item. It undoes the
+// escapes in json.Marshal's output, in place, rather than encoding through
+// a json.Encoder: that allocates an encoder and a growing buffer per call,
+// on every answer, where json.Marshal allocates only its result.
 func Marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
+	b, err := json.Marshal(v)
+	if err != nil || bytes.Index(b, []byte(`\u00`)) < 0 {
+		return b, err
 	}
-	b := buf.Bytes()
-	return b[:len(b)-1], nil // Encode ends the value with a newline
+	out := b[:0]
+	for i := 0; i < len(b); {
+		if b[i] != '\\' {
+			out = append(out, b[i])
+			i++
+			continue
+		}
+		if c, ok := htmlEscape(b[i:]); ok {
+			out = append(out, c)
+			i += len(`\u003c`)
+			continue
+		}
+		out = append(out, b[i], b[i+1]) // an escape pair, such as \\
+		i += 2
+	}
+	return out, nil
+}
+
+// htmlEscape reads the escapes json.Marshal writes for HTML.
+func htmlEscape(b []byte) (byte, bool) {
+	if len(b) < 6 || string(b[:4]) != `\u00` {
+		return 0, false
+	}
+	switch string(b[4:6]) {
+	case "3c":
+		return '<', true
+	case "3e":
+		return '>', true
+	case "26":
+		return '&', true
+	}
+	return 0, false
 }
 
 // Value finds the JSON value that begins at b[i] (after any white space)

@@ -71,7 +71,8 @@ const maxPatchAttempts = 32
 // The event is read, changed in memory, and written back on condition that
 // its version is still the one read: an UpdateItem of the attributes that
 // changed, the version, the time and the newest update, after the update
-// the event held has gone to its history item (history.go). A writer that
+// the event held has gone to its history item (history.go) and the history
+// of the answer has been read. A writer that
 // loses the race reads again and reapplies its patch to the winner's
 // result, so concurrent patches never lose an update; with If-Match the
 // loser gets ErrVersionMismatch instead. A patch that changes nothing and
@@ -97,7 +98,9 @@ func (s *Store) Patch(ctx context.Context, device, id string, p Patch) (Event, e
 			return Event{}, err
 		}
 		if !changed && p.Comment == "" {
-			return ev, s.withHistory(ctx, []Event{ev}, true)
+			evs := []Event{ev}
+			err := s.withHistory(ctx, evs, true)
+			return evs[0], err
 		}
 		now := s.now().UTC().Truncate(time.Millisecond)
 		ev.Version++
@@ -112,11 +115,17 @@ func (s *Store) Patch(ctx context.Context, device, id string, p Patch) (Event, e
 				return Event{}, err
 			}
 		}
+		// The answer's history is read before the event is written (the
+		// update just put included): a failure to read it then stops the
+		// patch before it is applied, rather than answering an error for
+		// a patch that was applied, which the caller would send again.
+		answer := []Event{ev}
+		if err := s.withHistory(ctx, answer, true); err != nil {
+			return Event{}, err
+		}
 		err = s.update(ctx, it, &before, &ev)
 		if err == nil {
-			evs := []Event{ev}
-			err = s.withHistory(ctx, evs, true)
-			return evs[0], err
+			return answer[0], nil
 		}
 		if !errors.Is(err, errChanged) {
 			return Event{}, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,6 +44,14 @@ func TestAPatchThatChangesNothingKeepsTheVersion(t *testing.T) {
 	ev, err := s.Patch(context.Background(), "d", id, Patch{State: ptrTo(StateNew), Severity: ptrTo(SeverityInfo)})
 	if err != nil || ev.Version != 1 || len(ev.Updates) != 0 {
 		t.Fatalf("no-op patch: version %d, %d updates, %v; want version 1, no update", ev.Version, len(ev.Updates), err)
+	}
+	// After some updates, the answer still carries the whole history.
+	for i := 1; i <= 3; i++ {
+		mustPatch(t, s, "d", id, comment(i))
+	}
+	ev, err = s.Patch(context.Background(), "d", id, Patch{State: ptrTo(StateNew)})
+	if got := commentsOf(ev); err != nil || ev.Version != 4 || !slices.Equal(got, []string{"note 1", "note 2", "note 3"}) {
+		t.Fatalf("no-op patch: version %d, updates %v, %v; want version 4 and notes 1 to 3", ev.Version, got, err)
 	}
 }
 

@@ -141,3 +141,26 @@ func apiRequest(fn, apiID string) edgeReq {
 	}
 	return r
 }
+
+// A REST API (payload 1.0) event is held to the same API ids.
+func TestARESTEventFromAnotherAPIIsRefused(t *testing.T) {
+	f, err := New(routes.ListEvents, Deps{Store: eventstore.New(stubDynamoDB{}, "events", eventstore.Options{}), APIIDs: []string{"a1b2c3d4e5"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		apiID  string
+		status int
+	}{{"a1b2c3d4e5", 200}, {"zzzzzzzzzz", 403}} {
+		payload, _ := json.Marshal(events.APIGatewayProxyRequest{
+			Resource: "/devices/{deviceId}/events", Path: "/devices/d1/events", HTTPMethod: "GET",
+			PathParameters: map[string]string{"deviceId": "d1"},
+			RequestContext: events.APIGatewayProxyRequestContext{RequestID: "r", APIID: tc.apiID,
+				Authorizer: map[string]any{"claims": map[string]any{"sub": "u", "scope": "events/read"}}},
+		})
+		out, err := f.Invoke(context.Background(), payload)
+		if resp, ok := out.(events.APIGatewayProxyResponse); err != nil || !ok || resp.StatusCode != tc.status {
+			t.Fatalf("API id %s: %+v, %v; want %d", tc.apiID, out, err, tc.status)
+		}
+	}
+}

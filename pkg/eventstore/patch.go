@@ -70,15 +70,14 @@ const maxPatchAttempts = 32
 //
 // The event is read, changed in memory, and written back on condition that
 // its version is still the one read: an UpdateItem of the attributes that
-// changed, the version, the time and the newest update, after the update
+// changed, the version, the time and the newest update, once the update
 // the event held has gone to its history item (history.go) and the history
-// of the answer has been read. A writer that
-// loses the race reads again and reapplies its patch to the winner's
-// result, so concurrent patches never lose an update; with If-Match the
-// loser gets ErrVersionMismatch instead. A patch that changes nothing and
-// carries no comment writes nothing and keeps the version. The size checks
-// leave the history out: however long it grows, a patch of the state or a
-// comment is always taken.
+// of the answer has been read. A writer that loses the race reads again and
+// reapplies its patch to the winner's result, so concurrent patches never
+// lose an update; with If-Match the loser gets ErrVersionMismatch instead.
+// A patch that changes nothing and carries no comment writes nothing and
+// keeps the version. The size checks leave the history out: however long
+// it grows, a patch of the state or a comment is always taken.
 func (s *Store) Patch(ctx context.Context, device, id string, p Patch) (Event, error) {
 	for attempt := 0; ; attempt++ {
 		it, err := s.getItem(ctx, device, id)

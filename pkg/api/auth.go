@@ -60,19 +60,31 @@ func claimsFromREST(a map[string]any) *Claims {
 	return claimsFromStrings(flat, scopes)
 }
 
-// listClaim reads a list claim in any of the forms it arrives in: a JSON
-// array, API Gateway's "[a b]", or a space- or comma-separated string.
+// listClaim reads a list claim in the forms it arrives in: a JSON array
+// (a REST API authorizer's claims), API Gateway's "[a b]" (an HTTP API JWT
+// authorizer writes arrays so), or a space-delimited string (RFC 6749's
+// scope). Elements are split on spaces only and matched whole:
+// "events/read,events/write" is one scope, unknown, and a device "d1,d2"
+// names no device.
 func listClaim(s string) []string {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil
 	}
-	var arr []string
-	if strings.HasPrefix(s, "[") && json.Unmarshal([]byte(s), &arr) == nil {
-		return arr
+	if strings.HasPrefix(s, "[") {
+		var arr []string
+		if json.Unmarshal([]byte(s), &arr) == nil {
+			return arr
+		}
+		s = strings.TrimSuffix(s[1:], "]")
 	}
-	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
-	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' })
+	out := []string{}
+	for _, e := range strings.Split(s, " ") {
+		if e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func firstNonEmpty(s ...string) string {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -34,6 +35,12 @@ type Deps struct {
 	// with a key PageTokens' signer lacks (another instance rotated first).
 	ReloadPageTokens func(ctx context.Context) (*pagetoken.Signer, error)
 	Logger           *slog.Logger
+	// APIIDs are the API Gateway APIs allowed to send requests: an event
+	// whose requestContext.apiId is another did not come through the
+	// service's API (someone invoked the function with a forged event, and
+	// its claims mean nothing) and is refused. Empty accepts any, as in
+	// tests that build events by hand.
+	APIIDs []string
 	// Now replaces the clock, for tests.
 	Now func() time.Time
 }
@@ -177,6 +184,10 @@ func (f *Function) serve(ctx context.Context, r *Request, rerr *Error) Response 
 // dispatch returns the answer, its error code ("" on success) and, for a
 // 5xx, the cause to log.
 func (f *Function) dispatch(ctx context.Context, r *Request, rerr *Error) (Response, string, error) {
+	if len(f.deps.APIIDs) > 0 && !slices.Contains(f.deps.APIIDs, r.APIID) {
+		e := &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "the request did not come through the service's API"}
+		return errorResponse(e, r.RequestID), e.Code, nil
+	}
 	if rerr != nil {
 		return errorResponse(rerr, r.RequestID), rerr.Code, nil
 	}

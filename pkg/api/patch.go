@@ -15,6 +15,9 @@ import (
 // patchEvent changes an event's lifecycle: state, severity, status, text,
 // a comment for the history, and data as an RFC 7396 merge patch.
 func (f *Function) patchEvent(ctx context.Context, r *Request) (Response, error) {
+	if len(r.Body) > eventstore.MaxEventBytes { // before anything reads it
+		return Response{}, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodePayloadTooLarge, Message: "a patch is at most 256 KiB"}
+	}
 	device, err := deviceID(r)
 	if err != nil {
 		return Response{}, err
@@ -24,9 +27,6 @@ func (f *Function) patchEvent(ctx context.Context, r *Request) (Response, error)
 	}
 	if err := jsonContent(r, "application/merge-patch+json", "application/json"); err != nil {
 		return Response{}, err
-	}
-	if len(r.Body) > eventstore.MaxEventBytes {
-		return Response{}, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodePayloadTooLarge, Message: "a patch is at most 256 KiB"}
 	}
 	p, err := decodePatch(r.Body)
 	if err != nil {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/ingest"
+	"github.com/fleetlog/device-events/pkg/jsonbody"
 )
 
 // MaxBody is the largest request body read: Lambda's 6 MB payload limit,
@@ -20,9 +22,25 @@ const MaxBody = 6<<20 - 64<<10
 type putAnswer struct {
 	Message string      `json:"message"`
 	Events  []eventJSON `json:"events"`
+	// Abridged: the events are listed without data and text, because
+	// with them the answer would pass maxPutAnswer.
+	Abridged bool `json:"abridged,omitempty"`
 }
 
+// maxPutAnswer is the largest put answer that lists its events whole. A
+// batch of large events would otherwise echo megabytes (up to the 6 MB a
+// Lambda may answer, and past it), which its sender already has; past this
+// size the answer names the events (id, self, type, time…) without their
+// data and text, and says so. A single event (at most 256 KiB) is always
+// answered whole.
+const maxPutAnswer = 1 << 20
+
 func (f *Function) putEvents(ctx context.Context, r *Request) (Response, error) {
+	// First, before anything reads the body: a body of megabytes costs
+	// what the checks below cost, not its decoding.
+	if len(r.Body) > MaxBody {
+		return Response{}, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodePayloadTooLarge, Message: "body is larger than 6 MB"}
+	}
 	device, err := deviceID(r)
 	if err != nil {
 		return Response{}, err
@@ -35,9 +53,6 @@ func (f *Function) putEvents(ctx context.Context, r *Request) (Response, error) 
 	// (XML, multipart, binary) is refused.
 	if err := jsonContent(r, "application/json", "text/plain", "application/x-www-form-urlencoded"); err != nil {
 		return Response{}, err
-	}
-	if len(r.Body) > MaxBody {
-		return Response{}, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodePayloadTooLarge, Message: "body is larger than 6 MB"}
 	}
 	in, err := ingest.Decode(r.Body, device)
 	if err != nil {
@@ -68,7 +83,11 @@ func (f *Function) putEvents(ctx context.Context, r *Request) (Response, error) 
 			status = http.StatusCreated
 		}
 	}
-	resp := jsonResponse(status, answer(res))
+	body, err := answer(res)
+	if err != nil {
+		return Response{}, err
+	}
+	resp := Response{Status: status, Headers: map[string]string{"Content-Type": "application/json"}, Body: body}
 	resp.Headers["Location"] = selfPath(res.Events[0].DeviceID, res.Events[0].ID)
 	if len(res.Events) == 1 {
 		resp.Headers["ETag"] = etag(res.Events[0].Version)
@@ -76,14 +95,25 @@ func (f *Function) putEvents(ctx context.Context, r *Request) (Response, error) 
 	return resp, nil
 }
 
-func answer(res eventstore.PutResult) putAnswer {
+// answer writes the put answer: the events whole, or abridged when that
+// would pass maxPutAnswer.
+func answer(res eventstore.PutResult) (json.RawMessage, error) {
 	var devices []string
 	for _, e := range res.Events {
 		if len(devices) == 0 || devices[len(devices)-1] != e.DeviceID {
 			devices = append(devices, e.DeviceID)
 		}
 	}
-	return putAnswer{Message: "Successfully added events for " + strings.Join(devices, ", "), Events: renderAll(res.Events, false)}
+	a := putAnswer{Message: "Successfully added events for " + strings.Join(devices, ", "), Events: renderAll(res.Events, false)}
+	b, err := jsonbody.Marshal(a)
+	if err != nil || len(b) <= maxPutAnswer {
+		return b, err
+	}
+	for i := range a.Events {
+		a.Events[i].Data, a.Events[i].Text = nil, ""
+	}
+	a.Abridged = true
+	return jsonbody.Marshal(a)
 }
 
 // putDirect serves a direct invoke: the raw body of put-event, naming its
@@ -112,7 +142,7 @@ func (f *Function) putDirect(ctx context.Context, payload []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return answer(res), nil
+	return answer(res)
 }
 
 func (f *Function) directPut(ctx context.Context, payload []byte) (eventstore.PutResult, error) {

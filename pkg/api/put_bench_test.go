@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
+	"github.com/fleetlog/device-events/pkg/jsonbody"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
@@ -25,16 +29,20 @@ func (stubDynamoDB) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dy
 	return &dynamodb.PutItemOutput{}, nil
 }
 
+func (stubDynamoDB) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	return &dynamodb.UpdateItemOutput{}, nil
+}
+
+func (stubDynamoDB) BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	return &dynamodb.BatchWriteItemOutput{}, nil
+}
+
 func (stubDynamoDB) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	return &dynamodb.QueryOutput{}, nil
 }
 
 func (stubDynamoDB) BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
 	return &dynamodb.BatchGetItemOutput{}, nil
-}
-
-func (stubDynamoDB) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	return &dynamodb.UpdateItemOutput{}, nil
 }
 
 func (stubDynamoDB) TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
@@ -149,4 +157,69 @@ func TestOneDecodingReadsHTTPAPIEventsAsBefore(t *testing.T) {
 	if _, ok := decodeHTTPAPI(delavalPut(t)); !ok {
 		t.Error("a put from API Gateway was not read in one decoding")
 	}
+}
+
+// BenchmarkPut6MBBody measures the CPU time put-event's handler spends
+// refusing a body of about 6 MB (what a Lambda payload can carry), from
+// the API Gateway event to the 413, for the body shapes that once cost
+// seconds to decode: one event whose data is 6 MB of small numbers, of
+// small objects, or of one string of '<', each just under MaxBody; and a
+// body over MaxBody. cpu-ms/op is the worst shape's mean CPU time (user
+// and system, every thread: the garbage collector's work counts), which a
+// busy machine stretches less than wall time.
+func BenchmarkPut6MBBody(b *testing.B) {
+	f, err := New(routes.PutEvent, Deps{Store: eventstore.New(stubDynamoDB{}, "events", eventstore.Options{})})
+	if err != nil {
+		b.Fatal(err)
+	}
+	event := func(data string) string { return `{"type":"door","data":{"d":` + data + `}}` }
+	under := MaxBody - 1024
+	shapes := map[string]string{
+		"numbers": event("[" + strings.Repeat("1,", under/2) + "1]"),
+		"objects": event("[" + strings.Repeat(`{"a":1},`, under/8) + "1]"),
+		"string":  event(`"` + strings.Repeat("<", under) + `"`),
+		"over":    event(`"` + strings.Repeat("x", 6<<20) + `"`),
+	}
+	payloads := map[string][]byte{}
+	for name, body := range shapes {
+		var e events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(delavalPut(b), &e); err != nil {
+			b.Fatal(err)
+		}
+		e.Body = body
+		p, err := jsonbody.Marshal(e) // as API Gateway sends it: '<' unescaped
+		if err != nil {
+			b.Fatal(err)
+		}
+		payloads[name] = p
+	}
+	ctx := context.Background()
+	cpu := map[string]time.Duration{}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for name, p := range payloads {
+			start := cpuTime(b)
+			out, err := f.Invoke(ctx, p)
+			cpu[name] += cpuTime(b) - start
+			if resp, ok := out.(events.APIGatewayV2HTTPResponse); err != nil || !ok || resp.StatusCode != 413 {
+				b.Fatalf("%s: %+v, %v; want a 413", name, resp.StatusCode, err)
+			}
+		}
+	}
+	b.StopTimer()
+	worst := time.Duration(0)
+	for name, d := range cpu {
+		b.ReportMetric(float64(d)/float64(b.N)/1e6, name+"-cpu-ms/op")
+		worst = max(worst, d)
+	}
+	b.ReportMetric(float64(worst)/float64(b.N)/1e6, "cpu-ms/op")
+}
+
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

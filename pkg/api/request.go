@@ -24,6 +24,9 @@ type Request struct {
 	Headers    map[string]string // lower-case names
 	Body       []byte
 	RequestID  string
+	// APIID is the requestContext.apiId of the event: the API Gateway API
+	// it came through, or whatever a direct invoke wrote there.
+	APIID string
 	// Claims are the JWT claims the authorizer passed on; nil when the
 	// event carries none.
 	Claims *Claims
@@ -116,6 +119,7 @@ func fromHTTPAPI(e *events.APIGatewayV2HTTPRequest) (*Request, *Error) {
 		Method:    e.RequestContext.HTTP.Method,
 		Headers:   lower(e.Headers),
 		RequestID: e.RequestContext.RequestID,
+		APIID:     e.RequestContext.APIID,
 	}
 	if r.Method == "" {
 		r.Method, _, _ = strings.Cut(e.RouteKey, " ")
@@ -152,6 +156,7 @@ func fromREST(e *events.APIGatewayProxyRequest) (*Request, *Error) {
 		Method:    e.HTTPMethod,
 		Headers:   lower(e.Headers),
 		RequestID: e.RequestContext.RequestID,
+		APIID:     e.RequestContext.APIID,
 		Query:     url.Values{},
 	}
 	for k, v := range e.MultiValueHeaders {

@@ -40,7 +40,9 @@ func TestClaimsAreReadInEveryFormTheyArrive(t *testing.T) {
 	}{
 		{"API Gateway's array form", map[string]string{"scope": "events/read events/write", "devices": "[d1 d2]"}, []string{"events/read", "events/write"}, []string{"d1", "d2"}},
 		{"a JSON array", map[string]string{"scp": "events/read", "devices": `["d1","d2"]`}, []string{"events/read"}, []string{"d1", "d2"}},
-		{"a comma list", map[string]string{"scope": "events/read", "devices": "d1,d2"}, []string{"events/read"}, []string{"d1", "d2"}},
+		{"a space-delimited string", map[string]string{"scope": "events/read events/delete", "devices": "d1 d2"}, []string{"events/read", "events/delete"}, []string{"d1", "d2"}},
+		{"a comma inside a scope or a device is part of it", map[string]string{"scope": "events/read,events/write", "devices": "[d1,d2 d3]"}, []string{"events/read,events/write"}, []string{"d1,d2", "d3"}},
+		{"a JSON array element is matched whole", map[string]string{"scope": "events/read", "devices": `["d1,d2"," d3"]`}, []string{"events/read"}, []string{"d1,d2", " d3"}},
 		{"no devices claim means every device", map[string]string{"scope": "events/read"}, []string{"events/read"}, nil},
 		{"an empty devices claim means none", map[string]string{"scope": "events/read", "devices": "[]"}, []string{"events/read"}, []string{}},
 	}

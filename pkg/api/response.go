@@ -1,9 +1,9 @@
 package api
 
 import (
-	"encoding/json"
-
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/fleetlog/device-events/pkg/jsonbody"
 )
 
 // Response is what a route handler answers.
@@ -14,7 +14,7 @@ type Response struct {
 }
 
 func jsonResponse(status int, v any) Response {
-	b, err := json.Marshal(v)
+	b, err := jsonbody.Marshal(v)
 	if err != nil {
 		// Only our own types are marshalled here; failing is a bug.
 		b = []byte(`{"error":"internal","message":"internal error"}`)

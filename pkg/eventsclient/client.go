@@ -163,7 +163,7 @@ func (c *Client) PutEvents(ctx context.Context, deviceID string, events []NewEve
 	if err := r.decode(&ans); err != nil {
 		return nil, err
 	}
-	return &PutResult{Message: ans.Message, Events: ans.Events, Status: r.status, Location: r.header.Get("Location")}, nil
+	return &PutResult{Message: ans.Message, Events: ans.Events, Abridged: ans.Abridged, Status: r.status, Location: r.header.Get("Location")}, nil
 }
 
 // httpPutBody writes a put-event body and picks the Idempotency-Key header

@@ -95,7 +95,7 @@ func (d *Direct) invoke(ctx context.Context, payload []byte) (*PutResult, error)
 	if err := json.Unmarshal(out.Payload, &ans); err != nil {
 		return nil, fmt.Errorf("eventsclient: reading the answer of %s: %w", d.function, err)
 	}
-	return &PutResult{Message: ans.Message, Events: ans.Events}, nil
+	return &PutResult{Message: ans.Message, Events: ans.Events, Abridged: ans.Abridged}, nil
 }
 
 // directPayload writes the body of a direct invoke: the events with their

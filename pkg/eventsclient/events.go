@@ -161,6 +161,10 @@ type PutResult struct {
 	Message string
 	// Events are the stored events, in the order they were given.
 	Events []Event
+	// Abridged is true when the answer listed the events without their
+	// data and text (the whole answer would have passed 1 MiB): they are
+	// stored whole, and Client.GetEvent reads each back.
+	Abridged bool
 	// Status is 201 when this call stored at least one event and 200 when
 	// every event had been stored before under the same idempotency key.
 	// It is 0 from Direct: a direct invoke's answer does not say.
@@ -171,8 +175,9 @@ type PutResult struct {
 
 // putAnswer is put-event's answer body.
 type putAnswer struct {
-	Message string  `json:"message"`
-	Events  []Event `json:"events"`
+	Message  string  `json:"message"`
+	Events   []Event `json:"events"`
+	Abridged bool    `json:"abridged"`
 }
 
 // ListQuery selects events. Every field is optional, except Types when

@@ -115,6 +115,70 @@ func BenchmarkPut(b *testing.B) {
 	}
 }
 
+// BenchmarkPatch patches a DeLaval event that already has 100 updates,
+// with a comment, as an operator does: what one more PATCH costs once the
+// history is full. The warning event is the same at severity warning (the
+// indexes that hold only alarms take it).
+func BenchmarkPatch(b *testing.B) {
+	for _, severity := range []Severity{SeverityInfo, SeverityWarning} {
+		name := "after_100_updates"
+		if severity != SeverityInfo {
+			name += "_" + string(severity)
+		}
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			var id string
+			s := seeded(b, "patch-"+string(severity), Options{Now: fixedClock(t0)}, func(s *Store, _ *dynamodb.Client) {
+				ev := deLaval("robot-1")
+				ev.Severity = severity
+				id = mustPutB(b, s, ev)
+				for i := 0; i < MaxUpdatesKept; i++ {
+					if _, err := s.Patch(ctx, "robot-1", id, notePatch(i)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			if id == "" { // seeded before: the event is the store's only one
+				page, err := s.List(ctx, Query{DeviceID: "robot-1", Limit: 1})
+				if err != nil || len(page.Events) != 1 {
+					b.Fatalf("List: %v, %v", page.Events, err)
+				}
+				id = page.Events[0].ID
+			}
+			bill := &billed{Client: s.db.(*dynamodb.Client)}
+			bs := New(bill, s.table, keepForever(Options{Now: fixedClock(t0)}))
+			m := &Meter{}
+			mctx := WithMeter(ctx, m)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				ev, err := bs.Patch(mctx, "robot-1", id, notePatch(i))
+				if err != nil || len(ev.Updates) != MaxUpdatesKept {
+					b.Fatalf("Patch: %d updates, %v; want %d", len(ev.Updates), err, MaxUpdatesKept)
+				}
+			}
+			b.StopTimer()
+			read, local := m.Units()
+			b.ReportMetric(bill.write/float64(b.N), "WCU/op")
+			b.ReportMetric(local/float64(b.N), "local-WCU/op")
+			b.ReportMetric(read/float64(b.N), "RCU/op")
+		})
+	}
+}
+
+func notePatch(i int) Patch {
+	note := fmt.Sprintf("checked the gateway's deployment, note %d", i)
+	return Patch{Comment: note, By: "alice@example.com", Changes: map[string]any{"comment": note}}
+}
+
+func mustPutB(b *testing.B, s *Store, ev NewEvent) string {
+	b.Helper()
+	res, err := s.Put(context.Background(), PutRequest{Events: []NewEvent{ev}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return res.Events[0].ID
+}
+
 // BenchmarkListPage100 reads the first page of 100 events of about 1 KB.
 func BenchmarkListPage100(b *testing.B) {
 	ctx := context.Background()

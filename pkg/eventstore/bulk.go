@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // MaxBulkDelete is how many events one DeleteMatching call removes at most.
@@ -53,11 +54,28 @@ func (s *Store) DeleteMatching(ctx context.Context, q Query, dryRun bool) (BulkR
 		chunk := items[start:min(start+bulkChunk, len(items))]
 		n, err := s.deleteExisting(ctx, chunk)
 		res.Deleted += n
+		if err == nil {
+			err = s.deleteHistories(ctx, chunk)
+		}
 		if err != nil {
 			return res, err
 		}
 	}
 	return res, nil
+}
+
+// deleteHistories deletes the history items of events just deleted, those
+// past version 2 (an event at version 2 has one only if a patch failed
+// after putting it; that one expires with the event), in parallel.
+func (s *Store) deleteHistories(ctx context.Context, items []*eventItem) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(historyReads)
+	for _, it := range items {
+		if it.Version > 2 {
+			g.Go(func() error { return s.deleteHistory(ctx, it.PK[len(eventPrefix):], it.SK) })
+		}
+	}
+	return g.Wait()
 }
 
 // deleteExisting deletes the items that still exist, in one transaction,

@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -132,20 +133,80 @@ func (b *billed) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWr
 	return out, nil
 }
 
-// UpdateItem is billed on the item after the update, as a transaction's.
+// UpdateItem bills an update as the service does: 1 unit per KB of the
+// larger of the item before and after, plus its index entries' writes.
 func (b *billed) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	get := func() (map[string]types.AttributeValue, error) {
+		out, err := b.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: in.TableName, Key: in.Key, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return nil, err
+		}
+		return out.Item, nil
+	}
+	before, err := get()
+	if err != nil {
+		return nil, err
+	}
 	out, err := b.Client.UpdateItem(ctx, in, opts...)
 	if err != nil {
 		return out, err
 	}
-	size, err := b.sizeOf(ctx, in.TableName, in.Key)
+	after, err := get()
 	if err != nil {
-		return out, err
+		return nil, err
 	}
 	b.mu.Lock()
-	b.write += units(size, 1024)
-	b.mu.Unlock()
+	defer b.mu.Unlock()
+	b.write += units(max(itemSize(before), itemSize(after)), 1024)
+	b.write += indexWrites(aws.ToString(in.TableName), before, after)
 	return out, nil
+}
+
+// indexWrites is what a write of an item costs in the table's global
+// secondary indexes (from CreateTableInput): an entry written, changed
+// (if a projected attribute changed) or deleted costs 1 unit per KB of it;
+// an entry whose keys change is deleted and written again.
+func indexWrites(table string, before, after map[string]types.AttributeValue) float64 {
+	w := 0.0
+	for _, gsi := range CreateTableInput(table).GlobalSecondaryIndexes {
+		project := func(item map[string]types.AttributeValue) map[string]types.AttributeValue {
+			keys := []string{PartitionKey, SortKey}
+			for _, k := range gsi.KeySchema {
+				if _, ok := item[aws.ToString(k.AttributeName)]; !ok {
+					return nil // not in this sparse index
+				}
+				keys = append(keys, aws.ToString(k.AttributeName))
+			}
+			if gsi.Projection.ProjectionType == types.ProjectionTypeAll {
+				return item
+			}
+			out := map[string]types.AttributeValue{}
+			for _, a := range append(keys, gsi.Projection.NonKeyAttributes...) {
+				if v, ok := item[a]; ok {
+					out[a] = v
+				}
+			}
+			return out
+		}
+		was, is := project(before), project(after)
+		sameKeys := was != nil && is != nil
+		for _, k := range gsi.KeySchema {
+			sameKeys = sameKeys && reflect.DeepEqual(was[aws.ToString(k.AttributeName)], is[aws.ToString(k.AttributeName)])
+		}
+		switch {
+		case sameKeys && reflect.DeepEqual(was, is):
+		case sameKeys:
+			w += units(max(itemSize(was), itemSize(is)), 1024)
+		default:
+			if was != nil {
+				w += units(itemSize(was), 1024)
+			}
+			if is != nil {
+				w += units(itemSize(is), 1024)
+			}
+		}
+	}
+	return w
 }
 
 func (b *billed) sizeOf(ctx context.Context, table *string, k map[string]types.AttributeValue) (int, error) {

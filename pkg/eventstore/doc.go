@@ -11,6 +11,7 @@
 //	fleet shard    pk F#<shard><hash(type)>  sk <yyyymmdd>
 //	roll-up        pk G#<hash(type)>         sk <yyyymmdd>, and the watermark W
 //	idempotency    pk K#<device>             sk <key>
+//	history        pk U#<device>             sk <event id>#<version mod 100>
 //
 // An event id is a ULID whose time part is the event's time, so a device's
 // events sort by time and a time range is an id range. The type index
@@ -27,6 +28,8 @@
 // got in a watermark (compact.go), so that a read finds one item per day
 // whether it counts one type of a device, every type of a device, or a type
 // across the fleet.
+// An event item holds its newest update; the older ones are history items,
+// a ring of 100 per event (history.go), so that a patch writes what changed.
 //
 // # Cost per write (the service's billing, 1 KB events)
 //
@@ -46,6 +49,10 @@
 // holds every event of a device, type and day, so a device that writes
 // every day costs its first read of the day 4 WCU per type it wrote
 // (BENCHMARKS.md: 205 for fifty types).
+//
+//	a patch after any number of       3 WCU: the previous update into its
+//	updates                           history item 1, the changed attributes
+//	                                  of the event 1, its type index entry 1
 //
 // # Ingest ceilings
 //

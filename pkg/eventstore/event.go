@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Severity of an event.
@@ -143,7 +145,10 @@ func CheckDeviceID(field, id string) error {
 	return nil
 }
 
-// CheckType validates an event type: 1–128 printable characters.
+// CheckType validates an event type: 1–128 printable characters in NFC,
+// without commas (lists of types are comma-separated), control or
+// invisible format characters (zero-width, bidi overrides: a type that
+// looks like another must not be another), nor leading or trailing space.
 func CheckType(field, t string) error {
 	switch {
 	case t == "":
@@ -152,6 +157,24 @@ func CheckType(field, t string) error {
 		return &FieldError{field, fmt.Sprintf("at most %d characters", MaxTypeLength)}
 	case !printable(t):
 		return &FieldError{field, "must not contain control characters"}
+	case strings.ContainsRune(t, ','):
+		return &FieldError{field, "must not contain commas"}
+	}
+	for _, r := range t {
+		switch {
+		case unicode.Is(unicode.Cf, r):
+			return &FieldError{field, fmt.Sprintf("must not contain invisible format characters (U+%04X)", r)}
+		case !unicode.IsPrint(r): // also every space but U+0020
+			return &FieldError{field, fmt.Sprintf("must be printable characters (not U+%04X)", r)}
+		}
+	}
+	first, _ := utf8.DecodeRuneInString(t)
+	last, _ := utf8.DecodeLastRuneInString(t)
+	if first == ' ' || last == ' ' {
+		return &FieldError{field, "must not begin or end with a space"}
+	}
+	if !ascii(t) && !norm.NFC.IsNormalString(t) { // ASCII is NFC, and most types are
+		return &FieldError{field, "must be in Unicode normalization form C (NFC)"}
 	}
 	return nil
 }
@@ -250,6 +273,15 @@ func CheckIdempotencyKey(field, k string) error {
 		}
 	}
 	return nil
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func printable(s string) bool {

@@ -9,27 +9,32 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/fleetlog/device-events/pkg/jsonbody"
 )
 
-// eventItem is an event as stored. The device id and the event time are not
-// stored apart: they are the partition key (after its prefix) and the time
-// part of the sort key (the id), which keeps every item a few bytes smaller.
+// eventItem is an event as stored, with its newest update but not its
+// history (history.go). The device id and the event time are not stored
+// apart: they are the partition key (after its prefix) and the time part of
+// the sort key (the id), which keeps every item a few bytes smaller.
 type eventItem struct {
-	PK       string       `dynamodbav:"pk"`
-	SK       string       `dynamodbav:"sk"`
-	GPK      string       `dynamodbav:"gpk"`
-	Type     string       `dynamodbav:"type"`
-	Created  int64        `dynamodbav:"created"`
-	Updated  int64        `dynamodbav:"updated"`
-	Status   string       `dynamodbav:"status,omitempty"`
-	Severity string       `dynamodbav:"severity"`
-	State    string       `dynamodbav:"state"`
-	Text     string       `dynamodbav:"text,omitempty"`
-	Data     jsonObject   `dynamodbav:"data,omitempty"`
-	Updates  []updateItem `dynamodbav:"updates,omitempty"`
-	Version  int64        `dynamodbav:"version"`
-	Expires  int64        `dynamodbav:"expiresAt,omitempty"`
-	Key      string       `dynamodbav:"idem,omitempty"`
+	PK       string     `dynamodbav:"pk"`
+	SK       string     `dynamodbav:"sk"`
+	GPK      string     `dynamodbav:"gpk"`
+	Type     string     `dynamodbav:"type"`
+	Created  int64      `dynamodbav:"created"`
+	Updated  int64      `dynamodbav:"updated"`
+	Status   string     `dynamodbav:"status,omitempty"`
+	Severity string     `dynamodbav:"severity"`
+	State    string     `dynamodbav:"state"`
+	Text     string     `dynamodbav:"text,omitempty"`
+	Data     jsonObject `dynamodbav:"data,omitempty"`
+	// Last is the newest update, the one that made Version; the older
+	// ones are history items (history.go).
+	Last    *updateItem `dynamodbav:"upd,omitempty"`
+	Version int64       `dynamodbav:"version"`
+	Expires int64       `dynamodbav:"expiresAt,omitempty"`
+	Key     string      `dynamodbav:"idem,omitempty"`
 }
 
 type updateItem struct {
@@ -52,9 +57,9 @@ func (it *eventItem) event() Event {
 		Text:         it.Text,
 		Data:         it.Data,
 		Version:      it.Version,
-		Updates:      make([]Update, 0, len(it.Updates)),
+		Updates:      []Update{},
 	}
-	for _, u := range it.Updates {
+	if u := it.Last; u != nil {
 		e.Updates = append(e.Updates, Update{Time: time.UnixMilli(u.Time).UTC(), By: u.By, Changes: u.Changes})
 	}
 	return e
@@ -77,8 +82,9 @@ func itemOf(e *Event, shard int, expires int64, key string) eventItem {
 		Expires:  expires,
 		Key:      key,
 	}
-	for _, u := range e.Updates {
-		it.Updates = append(it.Updates, updateItem{Time: u.Time.UnixMilli(), By: u.By, Changes: u.Changes})
+	if n := len(e.Updates); n > 0 {
+		u := e.Updates[n-1]
+		it.Last = &updateItem{Time: u.Time.UnixMilli(), By: u.By, Changes: u.Changes}
 	}
 	return it
 }
@@ -94,12 +100,12 @@ func decodeEvent(av map[string]types.AttributeValue) (Event, error) {
 // jsonObject is a JSON object stored as its JSON text. A DynamoDB map would
 // hold only 31 levels under an attribute where the contract allows 32, would
 // refuse empty keys, and would round numbers to 38 digits; the text keeps
-// exactly what the producer sent.
+// exactly what the producer sent, without HTML escapes (jsonbody.Marshal).
 type jsonObject map[string]any
 
 // MarshalDynamoDBAttributeValue implements attributevalue.Marshaler.
 func (o jsonObject) MarshalDynamoDBAttributeValue() (types.AttributeValue, error) {
-	b, err := json.Marshal(map[string]any(o))
+	b, err := jsonbody.Marshal(map[string]any(o))
 	if err != nil {
 		return nil, err
 	}

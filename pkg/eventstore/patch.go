@@ -10,11 +10,12 @@ import (
 	"reflect"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/fleetlog/device-events/pkg/jsonbody"
 )
 
 // Patch is a change to an event's lifecycle fields. Nil fields are left as
@@ -47,8 +48,16 @@ type ImmutableError struct{ Field string }
 
 func (e *ImmutableError) Error() string { return e.Field + ": cannot be changed" }
 
-// ErrTooLarge: the event would grow past MaxEventBytes.
+// ErrTooLarge: the event would grow past MaxEventBytes, or the patch with
+// it past what one item holds.
 var ErrTooLarge = fmt.Errorf("the event would be larger than %d bytes", MaxEventBytes)
+
+// maxItemBytes bounds an event item with its newest update: DynamoDB's
+// 400 KB, less room for the attribute names and keys. An event of at most
+// MaxEventBytes leaves over 100 KB for the update, so only a patch that is
+// itself large (a data patch of 100 KB and more on an event of 256 KiB) can
+// pass it; a change of state or a comment never does.
+const maxItemBytes = 384 << 10
 
 // writeToken names the attribute where a patch's write leaves its token.
 const writeToken = "wt"
@@ -57,14 +66,18 @@ const writeToken = "wt"
 // another writer won, so n concurrent patches need at most n attempts.
 const maxPatchAttempts = 32
 
-// Patch applies p to an event and returns the result.
+// Patch applies p to an event and returns the result, with its history.
 //
-// The event is read, changed in memory and written back on condition that
-// its version is still the one read. A writer that loses the race reads
-// again and reapplies its patch to the winner's result, so concurrent
-// patches never lose an update; with If-Match the loser gets
-// ErrVersionMismatch instead. A patch that changes nothing and carries no
-// comment writes nothing and keeps the version.
+// The event is read, changed in memory, and written back on condition that
+// its version is still the one read: an UpdateItem of the attributes that
+// changed, the version, the time and the newest update, once the update
+// the event held has gone to its history item (history.go) and the history
+// of the answer has been read. A writer that loses the race reads again and
+// reapplies its patch to the winner's result, so concurrent patches never
+// lose an update; with If-Match the loser gets ErrVersionMismatch instead.
+// A patch that changes nothing and carries no comment writes nothing and
+// keeps the version. The size checks leave the history out: however long
+// it grows, a patch of the state or a comment is always taken.
 func (s *Store) Patch(ctx context.Context, device, id string, p Patch) (Event, error) {
 	for attempt := 0; ; attempt++ {
 		it, err := s.getItem(ctx, device, id)
@@ -74,6 +87,7 @@ func (s *Store) Patch(ctx context.Context, device, id string, p Patch) (Event, e
 		if p.IfVersion != 0 && it.Version != p.IfVersion {
 			return Event{}, ErrVersionMismatch
 		}
+		before := it.event()
 		ev := it.event()
 		if err := checkImmutable(&ev, p.Immutable); err != nil {
 			return Event{}, err
@@ -83,21 +97,37 @@ func (s *Store) Patch(ctx context.Context, device, id string, p Patch) (Event, e
 			return Event{}, err
 		}
 		if !changed && p.Comment == "" {
-			return ev, nil
+			evs := []Event{ev}
+			err := s.withHistory(ctx, evs, true)
+			return evs[0], err
 		}
 		now := s.now().UTC().Truncate(time.Millisecond)
 		ev.Version++
 		ev.LastUpdated = now
-		ev.Updates = append(ev.Updates, Update{Time: now, By: p.By, Changes: p.Changes})
-		if n := len(ev.Updates); n > MaxUpdatesKept {
-			ev.Updates = ev.Updates[n-MaxUpdatesKept:]
-		}
-		if eventBytes(&ev) > MaxEventBytes {
+		ev.Updates = []Update{{Time: now, By: p.By, Changes: p.Changes}}
+		size := eventBytes(&ev)
+		if size > MaxEventBytes || size+updateBytes(&ev.Updates[0]) > maxItemBytes {
 			return Event{}, ErrTooLarge
 		}
-		err = s.replace(ctx, it, &ev)
+		if it.Last != nil {
+			if err := s.putHistory(ctx, it); err != nil {
+				return Event{}, err
+			}
+		}
+		// The answer's history is read before the event is written (the
+		// update just put included): a failure to read it then stops the
+		// patch before it is applied, rather than answering an error for
+		// a patch that was applied, which the caller would send again.
+		answer := []Event{ev}
+		if err := s.withHistory(ctx, answer, true); err != nil {
+			return Event{}, err
+		}
+		err = s.update(ctx, it, &before, &ev)
+		if err == nil {
+			return answer[0], nil
+		}
 		if !errors.Is(err, errChanged) {
-			return ev, err
+			return Event{}, err
 		}
 		if p.IfVersion != 0 {
 			return Event{}, ErrVersionMismatch
@@ -111,18 +141,20 @@ func (s *Store) Patch(ctx context.Context, device, id string, p Patch) (Event, e
 	}
 }
 
-// replace writes ev over the item read as it, on condition that the item
-// still has the version read.
-func (s *Store) replace(ctx context.Context, it *eventItem, ev *Event) error {
+// update writes ev over the item read as it (which held before), on
+// condition that the item still has the version read: the attributes of
+// the item that differ are set, those that are gone are removed, and
+// nothing else is written.
+func (s *Store) update(ctx context.Context, it *eventItem, before, ev *Event) error {
 	shard, err := shardOfIndexKey(it.GPK)
 	if err != nil {
 		return err
 	}
-	item, err := attributevalue.MarshalMap(itemOf(ev, shard, it.Expires, it.Key))
+	old, err := attributevalue.MarshalMap(itemOf(before, shard, it.Expires, it.Key))
 	if err != nil {
 		return err
 	}
-	cond, err := expression.NewBuilder().WithCondition(expression.Name("version").Equal(expression.Value(it.Version))).Build()
+	now, err := attributevalue.MarshalMap(itemOf(ev, shard, it.Expires, it.Key))
 	if err != nil {
 		return err
 	}
@@ -131,13 +163,29 @@ func (s *Store) replace(ctx context.Context, it *eventItem, ev *Event) error {
 	// tells that apart from another writer's, so the patch is not applied
 	// a second time.
 	token := rand.Text()
-	item[writeToken] = &types.AttributeValueMemberS{Value: token}
-	out, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                           aws.String(s.table),
-		Item:                                item,
-		ConditionExpression:                 cond.Condition(),
-		ExpressionAttributeNames:            cond.Names(),
-		ExpressionAttributeValues:           cond.Values(),
+	upd := expression.Set(expression.Name(writeToken), expression.Value(token))
+	for _, name := range sortedKeys(now) {
+		if !reflect.DeepEqual(old[name], now[name]) {
+			upd = upd.Set(expression.Name(name), expression.Value(now[name]))
+		}
+	}
+	for _, name := range sortedKeys(old) {
+		if _, kept := now[name]; !kept {
+			upd = upd.Remove(expression.Name(name))
+		}
+	}
+	expr, err := expression.NewBuilder().WithUpdate(upd).
+		WithCondition(expression.Name("version").Equal(expression.Value(it.Version))).Build()
+	if err != nil {
+		return err
+	}
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           s.tableName,
+		Key:                                 key(it.PK, it.SK),
+		UpdateExpression:                    expr.Update(),
+		ConditionExpression:                 expr.Condition(),
+		ExpressionAttributeNames:            expr.Names(),
+		ExpressionAttributeValues:           expr.Values(),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		ReturnConsumedCapacity:              types.ReturnConsumedCapacityIndexes,
 	})
@@ -145,6 +193,9 @@ func (s *Store) replace(ctx context.Context, it *eventItem, ev *Event) error {
 	if errors.As(err, &ccf) {
 		if t, ok := ccf.Item[writeToken].(*types.AttributeValueMemberS); ok && t.Value == token {
 			return nil
+		}
+		if ccf.Item == nil {
+			return ErrNotFound // deleted since it was read
 		}
 		return errChanged
 	}
@@ -260,12 +311,18 @@ func cloneJSON(m map[string]any) map[string]any {
 	return out
 }
 
-// eventBytes is about the size of the event as the API writes it.
+// eventBytes is about the size of the event as the API writes it, without
+// its updates.
 func eventBytes(ev *Event) int {
-	b, _ := json.Marshal(struct {
+	b, _ := jsonbody.Marshal(struct {
 		T, S, X string
 		D       map[string]any
-		U       []Update
-	}{ev.Type, ev.Status, ev.Text, ev.Data, ev.Updates})
+	}{ev.Type, ev.Status, ev.Text, ev.Data})
 	return len(b) + 400
+}
+
+// updateBytes is about the size of an update as stored.
+func updateBytes(u *Update) int {
+	b, _ := jsonbody.Marshal(u.Changes)
+	return len(b) + len(u.By) + 64
 }

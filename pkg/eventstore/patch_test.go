@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,6 +44,14 @@ func TestAPatchThatChangesNothingKeepsTheVersion(t *testing.T) {
 	ev, err := s.Patch(context.Background(), "d", id, Patch{State: ptrTo(StateNew), Severity: ptrTo(SeverityInfo)})
 	if err != nil || ev.Version != 1 || len(ev.Updates) != 0 {
 		t.Fatalf("no-op patch: version %d, %d updates, %v; want version 1, no update", ev.Version, len(ev.Updates), err)
+	}
+	// After some updates, the answer still carries the whole history.
+	for i := 1; i <= 3; i++ {
+		mustPatch(t, s, "d", id, comment(i))
+	}
+	ev, err = s.Patch(context.Background(), "d", id, Patch{State: ptrTo(StateNew)})
+	if got := commentsOf(ev); err != nil || ev.Version != 4 || !slices.Equal(got, []string{"note 1", "note 2", "note 3"}) {
+		t.Fatalf("no-op patch: version %d, updates %v, %v; want version 4 and notes 1 to 3", ev.Version, got, err)
 	}
 }
 
@@ -127,18 +136,34 @@ func deepObject(levels int) map[string]any {
 }
 
 func TestTheLatestHundredUpdatesAreKept(t *testing.T) {
-	s, _ := newTestStore(t, Options{Now: fixedClock(t0)})
+	s, c := newTestStore(t, Options{Now: fixedClock(t0)})
 	id := mustPut(t, s, NewEvent{DeviceID: "d", Type: "alarm"}).Events[0].ID
 	var ev Event
+	var second *eventItem // the event at version 2, holding note 1
 	for i := 1; i <= MaxUpdatesKept+5; i++ {
 		var err error
 		ev, err = s.Patch(context.Background(), "d", id, Patch{Comment: fmt.Sprint("note ", i), Changes: map[string]any{"comment": fmt.Sprint("note ", i)}})
 		if err != nil {
 			t.Fatal(err)
 		}
+		if i == 1 {
+			second, _ = s.getItem(context.Background(), "d", id)
+		}
 	}
 	if len(ev.Updates) != MaxUpdatesKept || ev.Updates[0].Changes["comment"] != "note 6" || ev.Version != MaxUpdatesKept+6 {
 		t.Fatalf("%d updates, oldest %v, version %d; want 100 from note 6, version 106", len(ev.Updates), ev.Updates[0].Changes, ev.Version)
+	}
+	// The history is a ring of a hundred items at most, and a put of an
+	// old update arriving late (a resend) does not overwrite the newer
+	// update in its slot.
+	if n := historyItems(t, c, s.table, "d"); n > historySlots {
+		t.Fatalf("%d history items, want at most %d", n, historySlots)
+	}
+	if err := s.putHistory(context.Background(), second); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(context.Background(), "d", id); err != nil || !reflect.DeepEqual(got, ev) {
+		t.Fatalf("after a late put of note 1, the event reads %v (%v), want it unchanged", commentsOf(got), err)
 	}
 }
 
@@ -148,8 +173,8 @@ type conflictCounter struct {
 	lost atomic.Int64
 }
 
-func (c *conflictCounter) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	out, err := c.Client.PutItem(ctx, in, opts...)
+func (c *conflictCounter) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	out, err := c.Client.UpdateItem(ctx, in, opts...)
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		c.lost.Add(1)
@@ -199,19 +224,27 @@ func TestConcurrentPatchesLoseNoUpdate(t *testing.T) {
 	t.Logf("%d concurrent patches: %d updates kept, %d data keys kept (plus the seed), %d lost races retried", n, len(ev.Updates), len(ev.Data)-1, counter.lost.Load())
 }
 
-// lostAnswer sends a PutItem twice, as the SDK does when the first answer
-// is lost after the write landed, and answers with the second.
+// lostAnswer sends every PutItem and UpdateItem twice, as the SDK does when
+// the first answer is lost after the write landed, and answers with the
+// second.
 type lostAnswer struct {
 	*dynamodb.Client
-	sent atomic.Int64
+	updates atomic.Int64
 }
 
 func (l *lostAnswer) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	l.sent.Add(1)
 	if _, err := l.Client.PutItem(ctx, in, opts...); err != nil {
 		return nil, err
 	}
 	return l.Client.PutItem(ctx, in, opts...)
+}
+
+func (l *lostAnswer) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	l.updates.Add(1)
+	if _, err := l.Client.UpdateItem(ctx, in, opts...); err != nil {
+		return nil, err
+	}
+	return l.Client.UpdateItem(ctx, in, opts...)
 }
 
 func TestAPatchWhoseAnswerIsLostIsAppliedOnce(t *testing.T) {
@@ -224,7 +257,22 @@ func TestAPatchWhoseAnswerIsLostIsAppliedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := base.Get(context.Background(), "d", id)
-	if ev.Version != 2 || got.Version != 2 || len(got.Updates) != 1 || lossy.sent.Load() != 1 {
-		t.Fatalf("version %d (stored %d), %d updates after %d writes; want version 2, one update, one write", ev.Version, got.Version, len(got.Updates), lossy.sent.Load())
+	if ev.Version != 2 || got.Version != 2 || len(got.Updates) != 1 || lossy.updates.Load() != 1 {
+		t.Fatalf("version %d (stored %d), %d updates after %d writes; want version 2, one update, one write", ev.Version, got.Version, len(got.Updates), lossy.updates.Load())
+	}
+	// Later patches also put the history: each resent put and update is
+	// still one update of the history.
+	for _, c := range []string{"twice", "thrice"} {
+		if ev, err = s.Patch(context.Background(), "d", id, Patch{Comment: c, Changes: map[string]any{"comment": c}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ = base.Get(context.Background(), "d", id)
+	var comments []any
+	for _, u := range got.Updates {
+		comments = append(comments, u.Changes["comment"])
+	}
+	if got.Version != 4 || !reflect.DeepEqual(comments, []any{"once", "twice", "thrice"}) || !reflect.DeepEqual(got, ev) {
+		t.Fatalf("version %d, comments %v; want version 4 with once, twice, thrice, as the last patch answered", got.Version, comments)
 	}
 }

@@ -59,7 +59,7 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 	for i, it := range items {
 		page.Events[i] = it.event()
 	}
-	return page, nil
+	return page, s.withHistory(ctx, page.Events, false)
 }
 
 func (s *Store) listItems(ctx context.Context, q Query) ([]*eventItem, string, error) {

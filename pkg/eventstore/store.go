@@ -18,8 +18,9 @@ import (
 type dynamoDB interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
@@ -91,13 +92,14 @@ func key(pk, sk string) map[string]types.AttributeValue {
 	}
 }
 
-// Get returns one event, read strongly consistent.
+// Get returns one event with its history, read strongly consistent.
 func (s *Store) Get(ctx context.Context, device, id string) (Event, error) {
 	it, err := s.getItem(ctx, device, id)
 	if err != nil {
 		return Event{}, err
 	}
-	return it.event(), nil
+	evs := []Event{it.event()}
+	return evs[0], s.withHistory(ctx, evs, true)
 }
 
 func (s *Store) getItem(ctx context.Context, device, id string) (*eventItem, error) {
@@ -124,9 +126,9 @@ func (s *Store) getItem(ctx context.Context, device, id string) (*eventItem, err
 	return &it, nil
 }
 
-// Delete removes one event and lowers its counts in the same transaction.
-// ifVersion, when not zero, makes the delete conditional on the event's
-// version (ErrVersionMismatch otherwise).
+// Delete removes one event and lowers its counts in the same transaction,
+// then deletes its history. ifVersion, when not zero, makes the delete
+// conditional on the event's version (ErrVersionMismatch otherwise).
 func (s *Store) Delete(ctx context.Context, device, id string, ifVersion int64) error {
 	for attempt := 0; ; attempt++ {
 		it, err := s.getItem(ctx, device, id)
@@ -137,6 +139,13 @@ func (s *Store) Delete(ctx context.Context, device, id string, ifVersion int64) 
 			return ErrVersionMismatch
 		}
 		err = s.deleteItems(ctx, []*eventItem{it})
+		if err == nil && it.Version > 1 {
+			// From version 2 on, a patch may have put a history item
+			// (one that failed after its put, at version 2). After the
+			// event, so that a failure leaves unread items, which expire
+			// with the event, rather than an event without its history.
+			err = s.deleteHistory(ctx, device, id)
+		}
 		if !errors.Is(err, errChanged) {
 			return err
 		}

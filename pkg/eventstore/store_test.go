@@ -306,3 +306,23 @@ func TestAnEventExpiresRetentionAfterItsTime(t *testing.T) {
 		})
 	}
 }
+
+// Stored data is its JSON as a JSON reader would write it: no HTML escapes,
+// which wrote six bytes for each <, > and &.
+func TestDataIsStoredWithoutHTMLEscapes(t *testing.T) {
+	s, c := newTestStore(t, Options{Now: fixedClock(t0)})
+	lt := strings.Repeat("<", 43<<10)
+	data := map[string]any{"html": lt, "amp": "a&b>c"}
+	id := mustPut(t, s, NewEvent{DeviceID: "d", Type: "t", Data: data}).Events[0].ID
+	out, err := c.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(eventPK("d"), id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := out.Item["data"].(*types.AttributeValueMemberS).Value
+	if want := `{"amp":"a&b>c","html":"` + lt + `"}`; stored != want {
+		t.Fatalf("stored data is %d bytes beginning %.40q, want the %d bytes of %.40q", len(stored), stored, len(want), want)
+	}
+	if got, _ := s.Get(context.Background(), "d", id); !reflect.DeepEqual(got.Data, data) {
+		t.Fatalf("data read back differs from data written")
+	}
+}

@@ -134,3 +134,65 @@ func TestDecodeSortsNotJSONFromTooLarge(t *testing.T) {
 		t.Errorf("an event over 256 KiB: %v, want *TooLargeError", err)
 	}
 }
+
+// A body is measured before it is decoded: an event certainly over 256 KiB,
+// or a batch of more than 100, is refused after one reading of its bytes,
+// without the allocations of decoding it (one or more per value).
+func TestOversizedBodiesAreRefusedBeforeDecoding(t *testing.T) {
+	numbers := strings.Repeat("1,", 3_000_000) + "1" // 6 MB of small values
+	cases := []struct {
+		name, body string
+		field      string
+		tooLarge   bool
+	}{
+		{"an event of 6 MB of numbers", `{"type":"a","data":{"n":[` + numbers + `]}}`, "body", true},
+		{"an event of 6 MB of objects", `{"type":"a","data":{"o":[` + strings.Repeat(`{"a":1},`, 750_000) + `1]}}`, "body", true},
+		{"the third event of an array batch", `[{"type":"a"},{"type":"b"},{"type":"c","data":{"n":[` + numbers + `]}}]`, "events[2]", true},
+		{"the first event of an events batch", `{"deviceId":"d","events":[{"type":"c","data":{"n":[` + numbers + `]}}]}`, "events[0]", true},
+		{"an array batch of 300 000 events", "[" + strings.Repeat(`{"type":"a"},`, 300_000) + `{"type":"a"}]`, "events", false},
+		{"an events batch of 300 000 events", `{"events":[` + strings.Repeat(`{"type":"a"},`, 300_000) + `{"type":"a"}]}`, "events", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			allocs := testing.AllocsPerRun(1, func() { _, err = Decode([]byte(tc.body), "d") })
+			var tl *TooLargeError
+			var fe *eventstore.FieldError
+			switch {
+			case tc.tooLarge && (!errors.As(err, &tl) || tl.Field != tc.field):
+				t.Fatalf("error = %v, want a TooLargeError on %s", err, tc.field)
+			case !tc.tooLarge && (!errors.As(err, &fe) || fe.Field != tc.field):
+				t.Fatalf("error = %v, want a FieldError on %s", err, tc.field)
+			}
+			// []byte(tc.body) is one; the error and its message a few more.
+			if allocs > 10 {
+				t.Fatalf("%v allocations, want at most 10: the body was decoded", allocs)
+			}
+		})
+	}
+}
+
+// The early refusal never refuses what the decoding would accept: an event
+// as large as allowed, whose body also carries every field eventSize does
+// not count, at their longest.
+func TestTheEarlyRefusalLeavesEventsAtTheLimitAlone(t *testing.T) {
+	key := strings.Repeat("k", eventstore.MaxKeyLength)
+	device := strings.Repeat("d", eventstore.MaxIDLength)
+	fill := func(n int) string {
+		return `{"deviceId":"` + device + `","idempotencyKey":"` + key + `","time":"2026-11-22T10:15:30.123456789+01:00","severity":"critical",` +
+			`"type":"t","data":{"x":"` + strings.Repeat("<", n) + `"}}`
+	}
+	// eventSize counts {"T":"t","S":"","X":"","D":{"x":"…"}} and 400.
+	atLimit := eventstore.MaxEventBytes - 400 - len(`{"T":"t","S":"","X":"","D":{"x":""}}`)
+	if _, err := Decode([]byte(fill(atLimit)), ""); err != nil {
+		t.Fatalf("an event of exactly %d bytes: %v, want it accepted", eventstore.MaxEventBytes, err)
+	}
+	var tl *TooLargeError
+	if _, err := Decode([]byte(fill(atLimit+1)), ""); !errors.As(err, &tl) {
+		t.Fatalf("an event one byte over: %v, want a TooLargeError", err)
+	}
+	// Sizes are honest: 60 KB of '<' is 60 KB, not 360 KB of \u003c.
+	if _, err := Decode([]byte(`{"type":"t","text":"<","data":{"x":"`+strings.Repeat("<", 60<<10)+`"}}`), "d"); err != nil {
+		t.Fatalf("60 KB of '<': %v, want it accepted", err)
+	}
+}

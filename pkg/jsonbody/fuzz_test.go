@@ -57,3 +57,35 @@ func walk(b []byte) error {
 	}
 	return nil
 }
+
+// FuzzValue holds Value to what it promises: on any body Check accepts,
+// the size of what Marshal writes once the body is decoded, and its end;
+// and Marshal to writing what a json.Encoder without HTML escaping writes.
+func FuzzValue(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2.5e3,true,null],"b":"x\"\\\/\b\f\n\r\t\u0001\u00e9\ud83d\ude00\ud800<>&"}`, `"\\u003c\u003c\\<"`, " [ \"\u2028\" , {} ] ", `"\udc00x"`, `-0.1E+5`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		var v any
+		if Check(b) != nil || d.Decode(&v) != nil {
+			Value(b, 0) // must neither panic nor loop
+			return
+		}
+		want, err := Marshal(v)
+		if err != nil {
+			return // a number json.Number cannot write back
+		}
+		var enc bytes.Buffer
+		e := json.NewEncoder(&enc)
+		e.SetEscapeHTML(false)
+		if err := e.Encode(v); err != nil || !bytes.Equal(want, bytes.TrimSuffix(enc.Bytes(), []byte("\n"))) {
+			t.Fatalf("Marshal(%q) = %s, want what an Encoder without HTML escaping writes, %s", b, want, enc.Bytes())
+		}
+		end, size, ok := Value(b, 0)
+		if !ok || size != len(want) || end != int(d.InputOffset()) {
+			t.Fatalf("Value(%q) = end %d, size %d, %v; want end %d, size %d (%s)", b, end, size, ok, d.InputOffset(), len(want), want)
+		}
+	})
+}

@@ -34,3 +34,10 @@ func TestCheckRejectsWhatEncodingJSONForgives(t *testing.T) {
 		}
 	}
 }
+
+func TestMarshalWritesCharactersAsTheyAre(t *testing.T) {
+	got, err := Marshal(map[string]any{"html": "<a href='x'>&amp;</a>", "ctl": "\n\u2028"})
+	if want := `{"ctl":"\n\u2028","html":"<a href='x'>&amp;</a>"}`; err != nil || string(got) != want {
+		t.Fatalf("Marshal = %s, %v; want %s", got, err, want)
+	}
+}

@@ -148,6 +148,7 @@ var Permissions = map[string]Access{
 		// GetItem: a retry reads back the events its key stands for.
 		TableActions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 	},
+	// Query on the table also reads events' histories (U#<device> items).
 	ListEvents: {
 		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query"},
 		IndexActions: []string{"dynamodb:Query"},
@@ -158,11 +159,16 @@ var Permissions = map[string]Access{
 		// and updates its targets, a watermark is an update.
 		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem"},
 	},
+	// A patch reads the event, puts its previous update into the history,
+	// updates the event, and reads the history for its answer.
 	PatchEvent: {
-		TableActions: []string{"dynamodb:GetItem", "dynamodb:PutItem"},
+		TableActions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"},
 	},
+	// A delete's transaction deletes events and updates counters; the
+	// events' history items go after it, found by Query and deleted by
+	// BatchWriteItem.
 	DeleteEvent: {
-		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem"},
+		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"},
 		PageTokenKey: true,
 	},
 }
@@ -198,6 +204,10 @@ const (
 	// EnvPageTokenSecretARN is the Secrets Manager secret holding the
 	// page-token key, for the functions whose Access says PageTokenKey.
 	EnvPageTokenSecretARN = "PAGE_TOKEN_SECRET_ARN"
+	// EnvAPIIDs is the comma list of the API Gateway API ids whose events
+	// a function serves; an API Gateway event with another
+	// requestContext.apiId is refused (403). Unset accepts any.
+	EnvAPIIDs = "API_IDS"
 )
 
 // Settings are the values a deployment fills the environment with: real

@@ -23,6 +23,9 @@ var ErrInvalid = errors.New("not an ISO 8601 time or Unix seconds")
 // RFC 3339 can write.
 var ErrOutOfRange = errors.New("not between 1970-01-01T00:00:00Z and the end of 9999")
 
+// ErrOffset is returned for a time whose offset is outside ±23:59.
+var ErrOffset = errors.New("offset outside ±23:59")
+
 // maxUnix is 9999-12-31T23:59:59Z, the last second RFC 3339 can write.
 const maxUnix = 253402300799
 
@@ -64,6 +67,13 @@ func Parse(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil || !strings.Contains(s, "T") {
 		return time.Time{}, ErrInvalid
+	}
+	// time.Parse takes offsets up to +24:00 and minutes up to 60
+	// (+23:60); RFC 3339 allows neither.
+	if z := s[len(s)-6:]; z[0] == '+' || z[0] == '-' {
+		if z[1:3] > "23" || z[4:6] > "59" {
+			return time.Time{}, ErrOffset
+		}
 	}
 	// An offset can carry a time written within years 0000-9999 outside
 	// them in UTC, and the zero time.Time would read as "no time given".

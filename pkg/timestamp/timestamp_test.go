@@ -17,6 +17,8 @@ func TestParseAcceptsTheContractsForms(t *testing.T) {
 		{"2026-11-22T11:15:30 01:00", want}, // '+' decoded to a space
 		{"2026-11-22t10:15:30z", want},
 		{"2026-11-22T04:45:30.5-05:30", want.Add(500 * time.Millisecond)},
+		{"2026-11-23T10:14:30+23:59", want},
+		{"2026-11-21T10:16:30-23:59", want},
 		{"1763806530", time.Unix(1763806530, 0).UTC()},
 		{"1763806530.25", time.Unix(1763806530, 250_000_000).UTC()},
 		{"0", time.Unix(0, 0).UTC()},
@@ -46,5 +48,14 @@ func TestFormatWritesMillisecondsInUTC(t *testing.T) {
 	}
 	if got := Format(in, true); got != int64(1795342530123) {
 		t.Errorf("Format unix = %v, want 1795342530123", got)
+	}
+}
+
+func TestParseRejectsOffsetsBeyond2359(t *testing.T) {
+	for _, in := range []string{"2026-11-22T10:15:30+24:00", "2026-11-22T10:15:30-24:00", "2026-11-22T10:15:30+23:60",
+		"2026-11-22T10:15:30+00:60", "2026-11-22T10:15:30-00:99", "2026-11-22T10:15:30+99:00", "2026-11-22T10:15:30 24:00"} {
+		if got, err := Parse(in); err == nil {
+			t.Errorf("Parse(%q) = %v, want an error", in, got)
+		}
 	}
 }

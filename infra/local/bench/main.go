@@ -46,7 +46,7 @@ type line struct {
 	from metric
 }
 
-// block is the summary of issue 7, in its order.
+// block is the summary of issues 7 and 12, in their order.
 var block = []line{
 	{"put.single.wcu_per_event", metric{"BenchmarkPut/single", "WCU/event"}},
 	{"put.batch25.wcu_per_event", metric{"BenchmarkPut/batch25", "WCU/event"}},
@@ -61,6 +61,8 @@ var block = []line{
 	{"handler.put.allocs_per_op", metric{"BenchmarkPutHandler", "allocs/op"}},
 	{"binary.max_bytes", metric{}},
 	{"coldstart.ratio_vs_hello", metric{"BenchmarkColdStart", "ratio"}},
+	{"patch.wcu_after_100_updates", metric{"BenchmarkPatch/after_100_updates", "WCU/op"}},
+	{"put.6mb_body.cpu_ms", metric{"BenchmarkPut6MBBody", "cpu-ms/op"}},
 }
 
 // extra lines follow the block, when their benchmarks ran.
@@ -88,6 +90,10 @@ var extra = []line{
 	{"handler.put.bytes_per_op", metric{"BenchmarkPutHandler", "B/op"}},
 	{"coldstart.put_event_ms", metric{"BenchmarkColdStart", "put-event-ms"}},
 	{"coldstart.hello_ms", metric{"BenchmarkColdStart", "hello-ms"}},
+	{"patch.wcu_after_100_updates_warning", metric{"BenchmarkPatch/after_100_updates_warning", "WCU/op"}},
+	{"patch.local_wcu_after_100_updates", metric{"BenchmarkPatch/after_100_updates", "local-WCU/op"}},
+	{"patch.rcu_after_100_updates", metric{"BenchmarkPatch/after_100_updates", "RCU/op"}},
+	{"put.6mb_body_over_limit.cpu_ms", metric{"BenchmarkPut6MBBody", "over-cpu-ms/op"}},
 }
 
 func summary(w io.Writer, binDir string, files []string) error {

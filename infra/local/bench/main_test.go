@@ -29,6 +29,9 @@ BenchmarkAggregateVsNaive-2                     	      20	 381457574 ns/op	     
 BenchmarkPutOverhead-2   	      20	 227555726 ns/op	       167.8 api-puts/s	         1.120 overhead-ratio	       188.0 sdk-puts/s
 BenchmarkPutHandler-2   	    5000	     42702 ns/op	   17503 B/op	     195 allocs/op
 BenchmarkColdStart-2   	      21	  10013175 ns/op	         2.639 hello-ms	         5.090 put-event-ms	         1.929 ratio
+BenchmarkPatch/after_100_updates-2         	      20	  68191620 ns/op	         5.050 RCU/op	         3.000 WCU/op	         3.000 local-WCU/op
+BenchmarkPatch/after_100_updates_warning-2 	      20	  73367520 ns/op	         5.050 RCU/op	         3.000 WCU/op	         3.000 local-WCU/op
+BenchmarkPut6MBBody-2   	      10	 159292914 ns/op	        47.65 cpu-ms/op	        35.82 numbers-cpu-ms/op	        47.65 objects-cpu-ms/op	        32.80 over-cpu-ms/op	        39.46 string-cpu-ms/op
 PASS
 `
 	file := filepath.Join(dir, "bench.txt")
@@ -53,6 +56,8 @@ e2e.put.overhead_ratio 1.120
 handler.put.allocs_per_op 195
 binary.max_bytes 700
 coldstart.ratio_vs_hello 1.929
+patch.wcu_after_100_updates 3.000
+put.6mb_body.cpu_ms 47.65
 `
 	if !strings.HasPrefix(got.String(), want) {
 		t.Fatalf("got\n%s\nwant it to begin with\n%s", got.String(), want)

@@ -125,6 +125,7 @@ func startDynamoDB(ctx context.Context, persist bool) (*dynamodblocal.Instance, 
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	port := fs.String("port", envOr("PORT", "3000"), "port to serve the API on")
+	registryPort := fs.String("registry-port", envOr("REGISTRY_PORT", "3001"), "port to serve the DeLaval registry's API on")
 	persist := fs.Bool("persist", os.Getenv("PERSIST") == "1", "keep the data under .local/dynamodb")
 	_ = fs.Parse(args)
 
@@ -134,6 +135,11 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("port %s: %w (set PORT to use another)", *port, err)
 	}
 	defer ln.Close()
+	registryLn, err := net.Listen("tcp", "127.0.0.1:"+*registryPort)
+	if err != nil {
+		return fmt.Errorf("port %s: %w (set REGISTRY_PORT to use another)", *registryPort, err)
+	}
+	defer registryLn.Close()
 	inst, err := startDynamoDB(ctx, *persist)
 	if err != nil {
 		return err
@@ -157,21 +163,25 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	srv := &http.Server{Handler: st.Gateway, ReadHeaderTimeout: 10 * time.Second}
+	registry := &http.Server{Handler: st.Registry, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		_ = registry.Shutdown(sctx)
 		_ = srv.Shutdown(sctx)
 	}()
+	go func() { _ = registry.Serve(registryLn) }()
 	base := "http://127.0.0.1:" + *port
-	fmt.Printf(`Device events API on %s (DynamoDB Local at %s, table %s%s)
+	fmt.Printf(`Device events API on %s, the DeLaval registry's API on http://127.0.0.1:%s (no token)
+(DynamoDB Local at %s, table %s%s)
 Each function runs as its own bootstrap process, as in Lambda; their logs follow below.
 A token with every scope is in %s/dev-token:
   export TOKEN=$(cat %s/dev-token)
   curl -s -X POST %s/devices/dev-1/events -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"type":"door_opened"}'
   curl -s %s/devices/dev-1/events -H "Authorization: Bearer $TOKEN"
 Narrower tokens: make token SCOPES="events/read" DEVICES="dev-1". Ctrl-C stops everything.
-`, base, inst.Endpoint, tableName(), map[bool]string{true: ", data kept in .local/dynamodb", false: ", in memory"}[*persist],
+`, base, *registryPort, inst.Endpoint, tableName(), map[bool]string{true: ", data kept in .local/dynamodb", false: ", in memory"}[*persist],
 		stateDir, stateDir, base, base)
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

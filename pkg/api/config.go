@@ -34,8 +34,8 @@ import (
 //	RETENTION_DAYS         days an event is kept after its time; 0 keeps
 //	                       events forever (default 90)
 //	PAGE_TOKEN_SECRET_ARN  Secrets Manager secret holding the page-token key
-//	API_IDS                comma list of the API Gateway APIs whose events
-//	                       are served (unset: any, see Deps.APIIDs)
+//	API_IDS                the API Gateway APIs whose events are served,
+//	                       <api>=<id>,... (unset: any, see Deps.APIs)
 //
 // and, as Lambda sets them, AWS_REGION and AWS_ACCESS_KEY_ID,
 // AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (see DynamoDB). The SDK's own
@@ -46,7 +46,7 @@ type Config struct {
 	Table              string
 	Retention          time.Duration
 	PageTokenSecretARN string
-	APIIDs             []string
+	APIs               map[string]routes.API
 }
 
 // ConfigFromEnv reads the environment.
@@ -59,11 +59,11 @@ func ConfigFromEnv() (Config, error) {
 	if c.Table == "" {
 		return c, errors.New(routes.EnvTable + " is not set")
 	}
-	for _, id := range strings.Split(os.Getenv(routes.EnvAPIIDs), ",") {
-		if id = strings.TrimSpace(id); id != "" {
-			c.APIIDs = append(c.APIIDs, id)
-		}
+	apis, err := routes.ParseAPIIDs(os.Getenv(routes.EnvAPIIDs))
+	if err != nil {
+		return c, err
 	}
+	c.APIs = apis
 	if v := os.Getenv(routes.EnvRetentionDays); v != "" {
 		days, err := strconv.Atoi(v)
 		if err != nil || days < 0 {
@@ -124,7 +124,7 @@ func NewFromEnv(ctx context.Context, name string, secretKeys SecretKeys) (*Funct
 	deps := Deps{
 		Store:  eventstore.New(db, c.Table, eventstore.Options{Retention: c.Retention}),
 		Logger: lambdacontext.NewLogger(),
-		APIIDs: c.APIIDs,
+		APIs:   c.APIs,
 	}
 	switch {
 	case c.PageTokenSecretARN != "":

@@ -53,7 +53,7 @@ func (r edgeReq) payload(t *testing.T) json.RawMessage {
 // must pass, so that the refusal is shown to come from the point tested.
 func TestTheEdgesRefuseWhatTheContractRefuses(t *testing.T) {
 	const api = "a1b2c3d4e5"
-	deps := Deps{Store: eventstore.New(stubDynamoDB{}, "events", eventstore.Options{}), APIIDs: []string{api, "f6g7h8i9j0"}}
+	deps := Deps{Store: eventstore.New(stubDynamoDB{}, "events", eventstore.Options{}), APIs: map[string]routes.API{api: routes.Events, "f6g7h8i9j0": routes.Events, "r1r2r3r4r5": routes.Registry}}
 	list := edgeReq{method: "GET", path: "/devices/d1/events", scope: "events/read", apiID: api}
 	with := func(r edgeReq, f func(*edgeReq)) edgeReq { f(&r); return r }
 	cases := []struct {
@@ -69,6 +69,7 @@ func TestTheEdgesRefuseWhatTheContractRefuses(t *testing.T) {
 		{"a devices element d1,d2 does not name d1", with(list, func(r *edgeReq) { r.devices = "[d1,d2]" }), 403, CodeForbidden},
 		{"a JSON devices element d1,d2 does not name d1", with(list, func(r *edgeReq) { r.devices = `["d1,d2"]` }), 403, CodeForbidden},
 		{"an event from the second deployed API passes", with(list, func(r *edgeReq) { r.apiID = "f6g7h8i9j0" }), 200, ""},
+		{"an events API route through the registry's API is 403", with(list, func(r *edgeReq) { r.apiID = "r1r2r3r4r5" }), 403, CodeForbidden},
 		{"an event from another API is refused", with(list, func(r *edgeReq) { r.apiID = "zzzzzzzzzz" }), 403, CodeForbidden},
 		{"an event without an API id is refused", with(list, func(r *edgeReq) { r.apiID = "" }), 403, CodeForbidden},
 		{"a type with a zero-width space in the query is 400", with(list, func(r *edgeReq) { r.query = "type=" + url.QueryEscape("door\u200b") }), 400, CodeInvalidParameter},
@@ -109,7 +110,7 @@ func TestTheEdgesRefuseWhatTheContractRefuses(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			segments, _ := splitPath(tc.req.path)
-			route, _, _ := routes.Match(tc.req.method, segments)
+			route, _, _ := routes.Match(routes.Events, tc.req.method, segments)
 			out, err := fns[route.Function].Invoke(context.Background(), tc.req.payload(t))
 			resp, ok := out.(events.APIGatewayV2HTTPResponse)
 			if err != nil || !ok {
@@ -144,7 +145,7 @@ func apiRequest(fn, apiID string) edgeReq {
 
 // A REST API (payload 1.0) event is held to the same API ids.
 func TestARESTEventFromAnotherAPIIsRefused(t *testing.T) {
-	f, err := New(routes.ListEvents, Deps{Store: eventstore.New(stubDynamoDB{}, "events", eventstore.Options{}), APIIDs: []string{"a1b2c3d4e5"}})
+	f, err := New(routes.ListEvents, Deps{Store: eventstore.New(stubDynamoDB{}, "events", eventstore.Options{}), APIs: map[string]routes.API{"a1b2c3d4e5": routes.Events}})
 	if err != nil {
 		t.Fatal(err)
 	}

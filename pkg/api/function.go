@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -35,12 +34,13 @@ type Deps struct {
 	// with a key PageTokens' signer lacks (another instance rotated first).
 	ReloadPageTokens func(ctx context.Context) (*pagetoken.Signer, error)
 	Logger           *slog.Logger
-	// APIIDs are the API Gateway APIs allowed to send requests: an event
-	// whose requestContext.apiId is another did not come through the
-	// service's API (someone invoked the function with a forged event, and
+	// APIs maps the ids of the API Gateway APIs allowed to send requests
+	// to which API each is: an event whose requestContext.apiId is another,
+	// or that names a route of another API, did not come through the
+	// stack's APIs (someone invoked the function with a forged event, and
 	// its claims mean nothing) and is refused. Empty accepts any, as in
 	// tests that build events by hand.
-	APIIDs []string
+	APIs map[string]routes.API
 	// Now replaces the clock, for tests.
 	Now func() time.Time
 }
@@ -105,6 +105,9 @@ func (f *Function) routeHandlers() map[string]handlerFunc {
 		"PATCH /devices/{deviceId}/events/{eventId}":  f.patchEvent,
 		"DELETE /devices/{deviceId}/events/{eventId}": f.deleteEvent,
 		"DELETE /devices/{deviceId}/events":           f.deleteEvents,
+		"POST /devices/{deviceid}/events":             f.registryPut,
+		"POST /devices":                               f.registryPut,
+		"GET /devices/{deviceid}/events":              f.registryList,
 	}
 }
 
@@ -184,9 +187,12 @@ func (f *Function) serve(ctx context.Context, r *Request, rerr *Error) Response 
 // dispatch returns the answer, its error code ("" on success) and, for a
 // 5xx, the cause to log.
 func (f *Function) dispatch(ctx context.Context, r *Request, rerr *Error) (Response, string, error) {
-	if len(f.deps.APIIDs) > 0 && !slices.Contains(f.deps.APIIDs, r.APIID) {
-		e := &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "the request did not come through the service's API"}
-		return errorResponse(e, r.RequestID), e.Code, nil
+	if len(f.deps.APIs) > 0 {
+		api, ok := f.deps.APIs[r.APIID]
+		if !ok || (rerr == nil && api != r.Route.API) {
+			e := &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "the request did not come through the service's API"}
+			return errorResponse(e, r.RequestID), e.Code, nil
+		}
 	}
 	if rerr != nil {
 		return errorResponse(rerr, r.RequestID), rerr.Code, nil

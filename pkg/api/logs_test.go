@@ -196,7 +196,7 @@ func (r httpReq) event(t *testing.T, requestID string) json.RawMessage {
 	route, _ := routes.ByKey(r.route)
 	params := map[string]string{}
 	if segments, err := splitPath(r.path); err == nil {
-		_, params, _ = routes.Match(method, segments)
+		_, params, _ = routes.Match(routes.Events, method, segments)
 	}
 	e := events.APIGatewayV2HTTPRequest{
 		Version: "2.0", RouteKey: route.Key(), RawPath: r.path, RawQueryString: r.query,

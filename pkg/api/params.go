@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
+	"github.com/fleetlog/device-events/pkg/routes"
 	"github.com/fleetlog/device-events/pkg/timestamp"
 )
 
@@ -141,9 +142,13 @@ func (p params) types(max int) ([]string, error) {
 
 // deviceID reads and checks the device of the path.
 func deviceID(r *Request) (string, error) {
-	d := r.PathParams["deviceId"]
-	if err := eventstore.CheckDeviceID("deviceId", d); err != nil {
-		return "", invalidParam("deviceId", "must be 1-128 characters of A-Z a-z 0-9 . _ : - (and not only dots)")
+	name := "deviceId"
+	if _, ok := r.PathParams[name]; !ok && r.Route.API == routes.Registry {
+		name = "deviceid" // the registry's paths
+	}
+	d := r.PathParams[name]
+	if err := eventstore.CheckDeviceID(name, d); err != nil {
+		return "", invalidParam(name, "must be 1-128 characters of A-Z a-z 0-9 . _ : - (and not only dots)")
 	}
 	return d, nil
 }

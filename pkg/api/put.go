@@ -36,44 +36,11 @@ type putAnswer struct {
 const maxPutAnswer = 1 << 20
 
 func (f *Function) putEvents(ctx context.Context, r *Request) (Response, error) {
-	// First, before anything reads the body: a body of megabytes costs
-	// what the checks below cost, not its decoding.
-	if len(r.Body) > MaxBody {
-		return Response{}, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodePayloadTooLarge, Message: "body is larger than 6 MB"}
-	}
 	device, err := deviceID(r)
 	if err != nil {
 		return Response{}, err
 	}
-	if err := (params{r}).allowOnly(); err != nil {
-		return Response{}, err
-	}
-	// Device firmware and `curl -d` often label a JSON body as a form or as
-	// text; the body is read as JSON whatever those say, and anything else
-	// (XML, multipart, binary) is refused.
-	if err := jsonContent(r, "application/json", "text/plain", "application/x-www-form-urlencoded"); err != nil {
-		return Response{}, err
-	}
-	in, err := ingest.Decode(r.Body, device)
-	if err != nil {
-		return Response{}, err
-	}
-	req := eventstore.PutRequest{Events: in.Events}
-	if key := r.Header("Idempotency-Key"); key != "" {
-		if eventstore.CheckIdempotencyKey("Idempotency-Key", key) != nil {
-			return Response{}, invalidParam("Idempotency-Key", "must be 1-255 printable ASCII characters without spaces")
-		}
-		switch {
-		case in.Batch:
-			req.RequestKey = key
-		case in.Events[0].IdempotencyKey != "" && in.Events[0].IdempotencyKey != key:
-			return Response{}, &Error{Status: http.StatusBadRequest, Code: CodeInvalidEvent, Field: "idempotencyKey",
-				Message: "idempotencyKey: differs from the Idempotency-Key header"}
-		default:
-			req.Events[0].IdempotencyKey = key
-		}
-	}
-	res, err := f.deps.Store.Put(ctx, req)
+	res, err := f.put(ctx, r, device)
 	if err != nil {
 		return Response{}, err
 	}
@@ -95,16 +62,49 @@ func (f *Function) putEvents(ctx context.Context, r *Request) (Response, error) 
 	return resp, nil
 }
 
+// put stores the events of a put-event body sent over HTTP, for device (the
+// path's; empty when the body names its device).
+func (f *Function) put(ctx context.Context, r *Request, device string) (eventstore.PutResult, error) {
+	// First, before anything reads the body: a body of megabytes costs
+	// what the checks below cost, not its decoding.
+	if len(r.Body) > MaxBody {
+		return eventstore.PutResult{}, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodePayloadTooLarge, Message: "body is larger than 6 MB"}
+	}
+	if err := (params{r}).allowOnly(); err != nil {
+		return eventstore.PutResult{}, err
+	}
+	// Device firmware and `curl -d` often label a JSON body as a form or as
+	// text; the body is read as JSON whatever those say, and anything else
+	// (XML, multipart, binary) is refused.
+	if err := jsonContent(r, "application/json", "text/plain", "application/x-www-form-urlencoded"); err != nil {
+		return eventstore.PutResult{}, err
+	}
+	in, err := ingest.Decode(r.Body, device)
+	if err != nil {
+		return eventstore.PutResult{}, err
+	}
+	req := eventstore.PutRequest{Events: in.Events}
+	if key := r.Header("Idempotency-Key"); key != "" {
+		if eventstore.CheckIdempotencyKey("Idempotency-Key", key) != nil {
+			return eventstore.PutResult{}, invalidParam("Idempotency-Key", "must be 1-255 printable ASCII characters without spaces")
+		}
+		switch {
+		case in.Batch:
+			req.RequestKey = key
+		case in.Events[0].IdempotencyKey != "" && in.Events[0].IdempotencyKey != key:
+			return eventstore.PutResult{}, &Error{Status: http.StatusBadRequest, Code: CodeInvalidEvent, Field: "idempotencyKey",
+				Message: "idempotencyKey: differs from the Idempotency-Key header"}
+		default:
+			req.Events[0].IdempotencyKey = key
+		}
+	}
+	return f.deps.Store.Put(ctx, req)
+}
+
 // answer writes the put answer: the events whole, or abridged when that
 // would pass maxPutAnswer.
 func answer(res eventstore.PutResult) (json.RawMessage, error) {
-	var devices []string
-	for _, e := range res.Events {
-		if len(devices) == 0 || devices[len(devices)-1] != e.DeviceID {
-			devices = append(devices, e.DeviceID)
-		}
-	}
-	a := putAnswer{Message: "Successfully added events for " + strings.Join(devices, ", "), Events: renderAll(res.Events, false)}
+	a := putAnswer{Message: addedMessage(res), Events: renderAll(res.Events, false)}
 	b, err := jsonbody.Marshal(a)
 	if err != nil || len(b) <= maxPutAnswer {
 		return b, err
@@ -114,6 +114,18 @@ func answer(res eventstore.PutResult) (json.RawMessage, error) {
 	}
 	a.Abridged = true
 	return jsonbody.Marshal(a)
+}
+
+// addedMessage is the registry's message of a put: "Successfully added
+// events for <device>[, <device>...]".
+func addedMessage(res eventstore.PutResult) string {
+	var devices []string
+	for _, e := range res.Events {
+		if len(devices) == 0 || devices[len(devices)-1] != e.DeviceID {
+			devices = append(devices, e.DeviceID)
+		}
+	}
+	return "Successfully added events for " + strings.Join(devices, ", ")
 }
 
 // putDirect serves a direct invoke: the raw body of put-event, naming its

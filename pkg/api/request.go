@@ -195,14 +195,16 @@ func (r *Request) resolve(route routes.Route, ok bool, params map[string]string,
 	if err != nil {
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such resource"}
 	}
-	route, p, known := routes.Match(r.Method, segments)
+	// Without a route key (a test event, a catch-all route), the path is
+	// one of the events API's.
+	route, p, known := routes.Match(routes.Events, r.Method, segments)
 	switch {
 	case route.Function != "":
 		r.Route, r.PathParams = route, p
 		return nil
 	case known:
 		return &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
-			Message: r.Method + " is not allowed here", Allow: routes.Methods(segments)}
+			Message: r.Method + " is not allowed here", Allow: routes.Methods(routes.Events, segments)}
 	}
 	return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such resource"}
 }

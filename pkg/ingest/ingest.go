@@ -250,6 +250,8 @@ func decodeOne(obj map[string]json.RawMessage, pathDevice, batchDevice string, s
 	switch shapeOf(obj) {
 	case salt:
 		ev, err = decodeSalt(obj)
+	case registrySalt:
+		ev, err = decodeRegistrySalt(obj)
 	case delaval:
 		ev, err = decodeDeLaval(obj)
 	default:
@@ -274,6 +276,9 @@ const (
 	native shape = iota
 	delaval
 	salt
+	// registrySalt is a Salt job result as the DeLaval registry took it:
+	// {"deviceid", "function", "state": <the job return>}.
+	registrySalt
 )
 
 func shapeOf(obj map[string]json.RawMessage) shape {
@@ -285,6 +290,9 @@ func shapeOf(obj map[string]json.RawMessage) shape {
 	}
 	_, typ := obj["type"]
 	_, function := obj["function"]
+	if state, ok := obj["state"]; ok && function && !typ && bytes.HasPrefix(bytes.TrimLeft(state, " \t\r\n"), []byte("{")) {
+		return registrySalt
+	}
 	_, description := obj["description"]
 	_, lower := obj["deviceid"]
 	if !typ && (function || description || lower) {
@@ -404,6 +412,39 @@ func decodeSalt(obj map[string]json.RawMessage) (eventstore.NewEvent, error) {
 		}
 		job[k] = v
 	}
+	return saltEvent(ev.Type, ev.IdempotencyKey, job), nil
+}
+
+// decodeRegistrySalt reads a Salt job result in the registry's form: the
+// function names the job, and state is its return as Salt gave it (no
+// fun; fun_args, jid, success, return, retcode, ...).
+func decodeRegistrySalt(obj map[string]json.RawMessage) (eventstore.NewEvent, error) {
+	if err := checkFields(obj, "deviceid", "deviceId", "function", "state", "idempotencyKey"); err != nil {
+		return eventstore.NewEvent{}, err
+	}
+	fun, err := str(obj, "function")
+	if err != nil {
+		return eventstore.NewEvent{}, err
+	}
+	if err := eventstore.CheckType("function", fun); err != nil {
+		return eventstore.NewEvent{}, err
+	}
+	key, err := str(obj, "idempotencyKey")
+	if err != nil {
+		return eventstore.NewEvent{}, err
+	}
+	job, err := dataField(obj, "state")
+	if err != nil {
+		return eventstore.NewEvent{}, err
+	}
+	return saltEvent(fun, key, job), nil
+}
+
+// saltEvent makes the event of a Salt job return: the function is the type,
+// the whole return the data's job, the state results are counted, and the
+// status says whether the job succeeded.
+func saltEvent(fun, key string, job map[string]any) eventstore.NewEvent {
+	ev := eventstore.NewEvent{Type: fun, IdempotencyKey: key}
 	succeeded, failed := 0, 0
 	if states, ok := job["return"].(map[string]any); ok {
 		for _, st := range states {
@@ -435,7 +476,7 @@ func decodeSalt(obj map[string]json.RawMessage) (eventstore.NewEvent, error) {
 			ev.Time = t.UTC()
 		}
 	}
-	return ev, nil
+	return ev
 }
 
 func str(obj map[string]json.RawMessage, field string) (string, error) {

@@ -1,11 +1,14 @@
-// Package routes is the one route table of the device events API.
+// Package routes is the one route table of the device events service, its
+// APIs, and how each function is deployed.
 //
 // The CDK stack, the local gateway, the handlers and the tests all read this
-// table, so a route, its function and its scope are decided here and nowhere
-// else.
+// table, so a route, its API, its function and its scope are decided here
+// and nowhere else.
 package routes
 
 import (
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,34 +33,76 @@ const (
 	ScopeDelete = "events/delete"
 )
 
-// Route is one method and path template served by one function.
+// API is one of the APIs the stack puts in front of the functions.
+type API string
+
+// The APIs.
+const (
+	// Events is the device events API of the contract: an HTTP API
+	// (payload 2.0) behind a JWT authorizer that checks each route's scope.
+	Events API = "events"
+	// Registry is the DeLaval device registry's own API, for its clients
+	// unchanged: a REST API (payload 1.0) reachable only from inside the
+	// network (a private endpoint) or with IAM signatures, so its routes
+	// carry no token; its callers have the route's scope, for every
+	// device.
+	Registry API = "registry"
+)
+
+// APIs lists the APIs, in a stable order.
+var APIs = []API{Events, Registry}
+
+// Route is one method and path template of one API, served by one
+// function.
 type Route struct {
+	API      API
 	Method   string // GET, POST, PATCH, DELETE
 	Path     string // API Gateway template, e.g. /devices/{deviceId}/events
 	Function string
-	Scope    string
+	// Scope is what the route requires of a token (Events), or what its
+	// authenticated caller may do (Registry).
+	Scope string
 	// Fleet routes read across devices: tokens restricted to some devices
 	// may not call them.
 	Fleet bool
 }
 
-// Key is the API Gateway route key, "METHOD /path/{param}".
+// Key is the route key, "METHOD /path/{param}": API Gateway's route key of
+// an HTTP API route, and a REST API method's method and resource. Keys are
+// unique across the APIs (TestRouteKeysAreUnique), so a key names a route.
 func (r Route) Key() string { return r.Method + " " + r.Path }
 
 // All is the route table.
 var All = []Route{
-	{Method: "POST", Path: "/devices/{deviceId}/events", Function: PutEvent, Scope: ScopeWrite},
-	{Method: "GET", Path: "/devices/{deviceId}/events", Function: ListEvents, Scope: ScopeRead},
-	{Method: "GET", Path: "/devices/{deviceId}/events/{eventId}", Function: ListEvents, Scope: ScopeRead},
-	{Method: "GET", Path: "/events", Function: ListEvents, Scope: ScopeRead, Fleet: true},
-	{Method: "GET", Path: "/devices/{deviceId}/aggregates", Function: AggregateEvents, Scope: ScopeRead},
-	{Method: "GET", Path: "/aggregates", Function: AggregateEvents, Scope: ScopeRead, Fleet: true},
-	{Method: "PATCH", Path: "/devices/{deviceId}/events/{eventId}", Function: PatchEvent, Scope: ScopeWrite},
-	{Method: "DELETE", Path: "/devices/{deviceId}/events/{eventId}", Function: DeleteEvent, Scope: ScopeDelete},
-	{Method: "DELETE", Path: "/devices/{deviceId}/events", Function: DeleteEvent, Scope: ScopeDelete},
+	{API: Events, Method: "POST", Path: "/devices/{deviceId}/events", Function: PutEvent, Scope: ScopeWrite},
+	{API: Events, Method: "GET", Path: "/devices/{deviceId}/events", Function: ListEvents, Scope: ScopeRead},
+	{API: Events, Method: "GET", Path: "/devices/{deviceId}/events/{eventId}", Function: ListEvents, Scope: ScopeRead},
+	{API: Events, Method: "GET", Path: "/events", Function: ListEvents, Scope: ScopeRead, Fleet: true},
+	{API: Events, Method: "GET", Path: "/devices/{deviceId}/aggregates", Function: AggregateEvents, Scope: ScopeRead},
+	{API: Events, Method: "GET", Path: "/aggregates", Function: AggregateEvents, Scope: ScopeRead, Fleet: true},
+	{API: Events, Method: "PATCH", Path: "/devices/{deviceId}/events/{eventId}", Function: PatchEvent, Scope: ScopeWrite},
+	{API: Events, Method: "DELETE", Path: "/devices/{deviceId}/events/{eventId}", Function: DeleteEvent, Scope: ScopeDelete},
+	{API: Events, Method: "DELETE", Path: "/devices/{deviceId}/events", Function: DeleteEvent, Scope: ScopeDelete},
+
+	// The registry's paths, as its clients call them: its {deviceid} is
+	// lower-case.
+	{API: Registry, Method: "POST", Path: "/devices/{deviceid}/events", Function: PutEvent, Scope: ScopeWrite},
+	{API: Registry, Method: "POST", Path: "/devices", Function: PutEvent, Scope: ScopeWrite},
+	{API: Registry, Method: "GET", Path: "/devices/{deviceid}/events", Function: ListEvents, Scope: ScopeRead},
 }
 
-// ForFunction returns the routes one function serves.
+// ForAPI returns the routes of one API.
+func ForAPI(api API) []Route {
+	var out []Route
+	for _, r := range All {
+		if r.API == api {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ForFunction returns the routes one function serves, on every API.
 func ForFunction(fn string) []Route {
 	var out []Route
 	for _, r := range All {
@@ -78,12 +123,12 @@ func ByKey(key string) (Route, bool) {
 	return Route{}, false
 }
 
-// Match finds the route for a concrete request path. It returns the route,
-// the path parameters, and whether the path matched some route with another
-// method (so the caller can answer 405 rather than 404). Path segments are
-// compared as given: the caller decodes them first.
-func Match(method string, segments []string) (route Route, params map[string]string, pathKnown bool) {
-	for _, r := range All {
+// Match finds the route of an API for a concrete request path. It returns
+// the route, the path parameters, and whether the path matched some route
+// with another method (so the caller can answer 405 rather than 404). Path
+// segments are compared as given: the caller decodes them first.
+func Match(api API, method string, segments []string) (route Route, params map[string]string, pathKnown bool) {
+	for _, r := range ForAPI(api) {
 		p, ok := matchPath(r.Path, segments)
 		if !ok {
 			continue
@@ -96,10 +141,11 @@ func Match(method string, segments []string) (route Route, params map[string]str
 	return Route{}, nil, pathKnown
 }
 
-// Methods lists the methods allowed on a concrete path, for the Allow header.
-func Methods(segments []string) []string {
+// Methods lists the methods an API allows on a concrete path, for the
+// Allow header.
+func Methods(api API, segments []string) []string {
 	var out []string
-	for _, r := range All {
+	for _, r := range ForAPI(api) {
 		if _, ok := matchPath(r.Path, segments); ok {
 			out = append(out, r.Method)
 		}
@@ -204,9 +250,11 @@ const (
 	// EnvPageTokenSecretARN is the Secrets Manager secret holding the
 	// page-token key, for the functions whose Access says PageTokenKey.
 	EnvPageTokenSecretARN = "PAGE_TOKEN_SECRET_ARN"
-	// EnvAPIIDs is the comma list of the API Gateway API ids whose events
-	// a function serves; an API Gateway event with another
-	// requestContext.apiId is refused (403). Unset accepts any.
+	// EnvAPIIDs names the API Gateway APIs whose events a function
+	// serves, as a comma list of <api>=<id> (events=a1b2c3d4e5): an event
+	// whose requestContext.apiId is none of them, or is not the API of its
+	// route, did not come through the stack's APIs and is refused (403).
+	// Unset accepts any (unit tests).
 	EnvAPIIDs = "API_IDS"
 )
 
@@ -216,6 +264,8 @@ type Settings struct {
 	Table              string
 	RetentionDays      int
 	PageTokenSecretARN string
+	// APIIDs are the ids of the deployed APIs, by API.
+	APIIDs map[API]string
 }
 
 // Env returns the environment the stack gives function fn.
@@ -227,5 +277,35 @@ func Env(fn string, s Settings) map[string]string {
 	if Permissions[fn].PageTokenKey {
 		env[EnvPageTokenSecretARN] = s.PageTokenSecretARN
 	}
+	if ids := FormatAPIIDs(s.APIIDs); ids != "" {
+		env[EnvAPIIDs] = ids
+	}
 	return env
+}
+
+// FormatAPIIDs writes the value of API_IDS.
+func FormatAPIIDs(ids map[API]string) string {
+	var parts []string
+	for _, api := range APIs {
+		if id, ok := ids[api]; ok {
+			parts = append(parts, string(api)+"="+id)
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// ParseAPIIDs reads API_IDS into the API of each API id.
+func ParseAPIIDs(v string) (map[string]API, error) {
+	out := map[string]API{}
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		name, id, ok := strings.Cut(part, "=")
+		if !ok || id == "" || !slices.Contains(APIs, API(name)) {
+			return nil, fmt.Errorf("%s: %q is not <api>=<id> with an API of %v", EnvAPIIDs, part, APIs)
+		}
+		out[id] = API(name)
+	}
+	return out, nil
 }

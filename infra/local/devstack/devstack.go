@@ -11,7 +11,8 @@
 //     (routes.Permissions) and enforces the DynamoDB rules DynamoDB Local
 //     skips, then forwards it to DynamoDB Local; the page-token secret is
 //     served there too, as Secrets Manager serves it;
-//   - the API Gateway stand-in (gateway) answers HTTP in front of them.
+//   - the API Gateway stand-ins (gateway) answer HTTP in front of them: the
+//     events API, and the DeLaval registry's API.
 //
 // `make run`, `make invoke`, the end-to-end tests and the load test all
 // start it.
@@ -38,9 +39,12 @@ import (
 const (
 	Region          = "us-east-1"
 	AccountID       = "000000000000"
-	APIID           = "local"
 	pageTokenSecret = "device-events-page-token-key"
 )
+
+// APIIDs are the local APIs' ids, as the events' requestContext.apiId
+// carries them and the functions' API_IDS lists them.
+var APIIDs = map[routes.API]string{routes.Events: "local", routes.Registry: "local-registry"}
 
 // PageTokenSecretARN is the local page-token secret's ARN.
 var PageTokenSecretARN = fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-AbCdEf", Region, AccountID, pageTokenSecret)
@@ -78,10 +82,12 @@ type Config struct {
 
 // Stack is a running local stack.
 type Stack struct {
-	Lambda  *lambdalocal.Service
-	AWS     *awslocal.Server
-	Gateway *gateway.Gateway
-	Auth    *gateway.Auth
+	Lambda *lambdalocal.Service
+	AWS    *awslocal.Server
+	// Gateway serves the events API; Registry the DeLaval registry's API.
+	Gateway  *gateway.Gateway
+	Registry *gateway.Gateway
+	Auth     *gateway.Auth
 	// AWSEndpoint is the local AWS endpoint's URL.
 	AWSEndpoint string
 
@@ -140,7 +146,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 
 	var fns []lambdalocal.Function
 	for _, fn := range routes.Functions {
-		env := routes.Env(fn, routes.Settings{Table: cfg.Table, RetentionDays: cfg.RetentionDays, PageTokenSecretARN: PageTokenSecretARN})
+		env := routes.Env(fn, routes.Settings{Table: cfg.Table, RetentionDays: cfg.RetentionDays, PageTokenSecretARN: PageTokenSecretARN, APIIDs: APIIDs})
 		env["AWS_ACCESS_KEY_ID"] = roles[fn].AccessKeyID
 		env["AWS_SECRET_ACCESS_KEY"] = roles[fn].SecretAccessKey
 		env["AWS_ENDPOINT_URL_DYNAMODB"] = s.AWSEndpoint
@@ -160,7 +166,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if s.Auth, err = gateway.NewAuth(cfg.JWTSecret); err != nil {
 		return nil, err
 	}
-	s.Gateway = gateway.New(invoker{s.Lambda}, s.Auth, gateway.Options{APIID: APIID, RateLimit: cfg.RateLimit, Burst: cfg.Burst})
+	s.Gateway = gateway.New(invoker{s.Lambda}, s.Auth, gateway.Options{API: routes.Events, APIID: APIIDs[routes.Events], RateLimit: cfg.RateLimit, Burst: cfg.Burst})
+	s.Registry = gateway.New(invoker{s.Lambda}, nil, gateway.Options{API: routes.Registry, APIID: APIIDs[routes.Registry], RateLimit: cfg.RateLimit, Burst: cfg.Burst})
 	return s, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
+	"github.com/fleetlog/device-events/infra/local/devstack"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
@@ -86,7 +87,7 @@ func TestRESTPayloadVersion1IsServedToo(t *testing.T) {
 		Headers:        map[string]string{"Content-Type": "application/json"},
 		PathParameters: map[string]string{"deviceId": "rest-1"},
 		Body:           `{"type":"via_rest"}`,
-		RequestContext: events.APIGatewayProxyRequestContext{RequestID: "r1", Authorizer: map[string]any{
+		RequestContext: events.APIGatewayProxyRequestContext{RequestID: "r1", APIID: devstack.APIIDs[routes.Events], Authorizer: map[string]any{
 			"claims": map[string]any{"sub": "u", "scope": "events/write events/read"}}},
 	}
 	out, err := s.invoke(routes.PutEvent, req)

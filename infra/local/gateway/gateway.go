@@ -1,16 +1,24 @@
-// Package gateway is the local stand-in for API Gateway's HTTP API: an HTTP
-// server that matches requests against the route table the stack deploys,
-// checks bearer JWTs signed with a local secret and the route's scope as
-// the stack's JWT authorizer does, turns each request into the HTTP API
-// (payload 2.0) event API Gateway sends, invokes the route's function
-// through the local Lambda service, and writes the function's answer back.
+// Package gateway is the local stand-in for the stack's APIs in API
+// Gateway: an HTTP server that matches requests against the routes of one
+// API of the route table, turns each request into the event API Gateway
+// sends, invokes the route's function through the local Lambda service,
+// and writes the function's answer back.
+//
+// The events API is an HTTP API (payload 2.0): the gateway checks bearer
+// JWTs signed with a local secret and the route's scope, as the stack's JWT
+// authorizer does. The registry API is a REST API (payload 1.0) without
+// tokens: in AWS it is private or IAM-authorized, and locally it is served
+// on its own port, as the internal registry was.
 //
 // Where API Gateway answers by itself, the gateway answers as it does, with
-// its {"message": …} bodies rather than the functions' error format: no or
-// an invalid token (401), a token without the route's scope (403), a path
-// or method no route has (404), a body over 10 MB (413), throttling (429),
-// and a failed invoke (500: the function crashed, timed out, ran out of
-// memory, or Lambda refused the payload).
+// its {"message": …} bodies rather than the functions' error format. HTTP
+// API: no or an invalid token (401), a token without the route's scope
+// (403), a path or method no route has (404), a body over 10 MB (413),
+// throttling (429), and a failed invoke (500: the function crashed, timed
+// out, ran out of memory, or Lambda refused the payload). REST API: a path
+// or method no route has (403 "Missing Authentication Token"), a body over
+// 10 MB (413), throttling (429), a function error (502) and a refused
+// invoke (500).
 package gateway
 
 import (
@@ -49,6 +57,9 @@ type Invoker interface {
 
 // Options are the gateway's settings beyond its functions and tokens.
 type Options struct {
+	// API is the API of the route table served: routes.Events (the
+	// default) or routes.Registry.
+	API routes.API
 	// APIID is requestContext.apiId in the events, as the stack's API id
 	// is in AWS; the functions refuse events of other APIs.
 	APIID string
@@ -73,8 +84,11 @@ func New(invoker Invoker, auth *Auth, opts Options) *Gateway {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.API == "" {
+		opts.API = routes.Events
+	}
 	if opts.APIID == "" {
-		opts.APIID = "local"
+		opts.APIID = "local-" + string(opts.API)
 	}
 	g := &Gateway{invoker: invoker, auth: auth, opts: opts}
 	if opts.RateLimit > 0 {
@@ -83,8 +97,13 @@ func New(invoker Invoker, auth *Auth, opts Options) *Gateway {
 	return g
 }
 
-// API Gateway's own answers.
+// API Gateway's own answers. A REST API answers an unknown route as it
+// answers a missing signature, and a failed function with 502.
 var (
+	missingToken = apiGatewayAnswer{http.StatusForbidden, "Missing Authentication Token"}
+	restTooLarge = apiGatewayAnswer{http.StatusRequestEntityTooLarge, "Request Too Long"}
+	restInternal = apiGatewayAnswer{http.StatusInternalServerError, "Internal server error"}
+	badGateway   = apiGatewayAnswer{http.StatusBadGateway, "Internal server error"}
 	notFound     = apiGatewayAnswer{http.StatusNotFound, "Not Found"}
 	unauthorized = apiGatewayAnswer{http.StatusUnauthorized, "Unauthorized"}
 	forbidden    = apiGatewayAnswer{http.StatusForbidden, "Forbidden"}
@@ -123,7 +142,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		throttled.write(w, requestID)
 		return
 	}
-	route, params, ok := match(req)
+	route, params, ok := match(g.opts.API, req)
+	if g.opts.API == routes.Registry {
+		g.serveREST(w, req, route, params, ok, requestID)
+		return
+	}
 	if !ok {
 		notFound.write(w, requestID)
 		return
@@ -171,31 +194,72 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		internal.write(w, requestID)
 		return
 	}
-	for k, v := range resp.Headers {
+	writeAnswer(w, requestID, resp.StatusCode, resp.Headers, resp.MultiValueHeaders, resp.Body, resp.IsBase64Encoded)
+}
+
+// serveREST serves a route of a REST API with a Lambda proxy integration
+// (payload 1.0) and no authorizer.
+func (g *Gateway) serveREST(w http.ResponseWriter, req *http.Request, route routes.Route, params map[string]string, ok bool, requestID string) {
+	if !ok {
+		missingToken.write(w, requestID)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, MaxBody+1))
+	if err != nil {
+		restInternal.write(w, requestID)
+		return
+	}
+	if len(body) > MaxBody {
+		restTooLarge.write(w, requestID)
+		return
+	}
+	payload, err := json.Marshal(g.restEvent(req, route, params, body, requestID))
+	if err != nil {
+		restInternal.write(w, requestID)
+		return
+	}
+	out, err := g.invoker.Invoke(req.Context(), route.Function, payload)
+	if err != nil {
+		g.opts.Logger.Error("integration error", "function", route.Function, "error", err.Error(), "apiRequestId", requestID)
+		badGateway.write(w, requestID)
+		return
+	}
+	var resp events.APIGatewayProxyResponse
+	if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode == 0 {
+		badGateway.write(w, requestID)
+		return
+	}
+	writeAnswer(w, requestID, resp.StatusCode, resp.Headers, resp.MultiValueHeaders, resp.Body, resp.IsBase64Encoded)
+}
+
+// writeAnswer writes a function's answer as API Gateway passes it on.
+func writeAnswer(w http.ResponseWriter, requestID string, status int, headers map[string]string, multi map[string][]string, body string, b64 bool) {
+	for k, v := range headers {
 		w.Header().Set(k, v)
 	}
-	for k, vs := range resp.MultiValueHeaders {
+	for k, vs := range multi {
 		for _, v := range vs {
 			w.Header().Add(k, v)
 		}
 	}
 	w.Header().Set("Apigw-Requestid", requestID)
-	respBody := []byte(resp.Body)
-	if resp.IsBase64Encoded {
-		if respBody, err = base64.StdEncoding.DecodeString(resp.Body); err != nil {
+	raw := []byte(body)
+	if b64 {
+		var err error
+		if raw, err = base64.StdEncoding.DecodeString(body); err != nil {
 			internal.write(w, requestID)
 			return
 		}
 	}
-	w.WriteHeader(resp.StatusCode)
-	_, _ = w.Write(respBody)
+	w.WriteHeader(status)
+	_, _ = w.Write(raw)
 }
 
 // match finds the route of a request as an HTTP API without a $default
 // route does: its method and path must be a route's, else API Gateway
 // answers 404 (it has no 405). Path segments are decoded; an encoded slash
 // stays inside its segment.
-func match(req *http.Request) (routes.Route, map[string]string, bool) {
+func match(api routes.API, req *http.Request) (routes.Route, map[string]string, bool) {
 	raw, ok := strings.CutPrefix(req.URL.EscapedPath(), "/")
 	if !ok {
 		return routes.Route{}, nil, false
@@ -207,7 +271,7 @@ func match(req *http.Request) (routes.Route, map[string]string, bool) {
 			return routes.Route{}, nil, false
 		}
 	}
-	route, params, _ := routes.Match(req.Method, parts)
+	route, params, _ := routes.Match(api, req.Method, parts)
 	return route, params, route.Function != ""
 }
 
@@ -266,6 +330,63 @@ func (g *Gateway) httpAPIEvent(req *http.Request, route routes.Route, params map
 	}
 	if len(query) == 0 {
 		e.QueryStringParameters = nil
+	}
+	if len(params) == 0 {
+		e.PathParameters = nil
+	}
+	return e
+}
+
+// restEvent builds the event a REST API's Lambda proxy integration sends
+// for req: single- and multi-value headers and query parameters, the
+// resource and path, and the caller's identity (here only its address).
+func (g *Gateway) restEvent(req *http.Request, route routes.Route, params map[string]string, body []byte, requestID string) events.APIGatewayProxyRequest {
+	headers, multiHeaders := map[string]string{}, map[string][]string{}
+	for k, v := range req.Header {
+		headers[k] = v[len(v)-1]
+		multiHeaders[k] = v
+	}
+	if req.Host != "" {
+		headers["Host"], multiHeaders["Host"] = req.Host, []string{req.Host}
+	}
+	query, multiQuery := map[string]string{}, map[string][]string{}
+	for k, v := range req.URL.Query() {
+		query[k] = v[len(v)-1]
+		multiQuery[k] = v
+	}
+	sourceIP, _, _ := net.SplitHostPort(req.RemoteAddr)
+	now := time.Now()
+	e := events.APIGatewayProxyRequest{
+		Resource:                        route.Path,
+		Path:                            req.URL.Path,
+		HTTPMethod:                      req.Method,
+		Headers:                         headers,
+		MultiValueHeaders:               multiHeaders,
+		QueryStringParameters:           query,
+		MultiValueQueryStringParameters: multiQuery,
+		PathParameters:                  params,
+		RequestContext: events.APIGatewayProxyRequestContext{
+			AccountID:        "000000000000",
+			APIID:            g.opts.APIID,
+			ResourcePath:     route.Path,
+			Stage:            "prod",
+			RequestID:        requestID,
+			HTTPMethod:       req.Method,
+			Path:             "/prod" + req.URL.Path,
+			RequestTime:      now.UTC().Format("02/Jan/2006:15:04:05 -0700"),
+			RequestTimeEpoch: now.UnixMilli(),
+			Identity:         events.APIGatewayRequestIdentity{SourceIP: sourceIP, UserAgent: req.UserAgent()},
+		},
+	}
+	if len(body) > 0 {
+		if utf8.Valid(body) {
+			e.Body = string(body)
+		} else {
+			e.Body, e.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+		}
+	}
+	if len(query) == 0 {
+		e.QueryStringParameters, e.MultiValueQueryStringParameters = nil, nil
 	}
 	if len(params) == 0 {
 		e.PathParameters = nil

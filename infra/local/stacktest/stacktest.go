@@ -36,6 +36,8 @@ var Table = dynamodblocal.TableDefinition{Create: eventstore.CreateTableInput, T
 type Stack struct {
 	*devstack.Stack
 	URL string
+	// RegistryURL serves the DeLaval registry's API.
+	RegistryURL string
 	// Client reaches DynamoDB Local directly, past the roles' checks, for
 	// the tests' own reads.
 	Client *dynamodb.Client
@@ -87,7 +89,9 @@ func NewWith(tb testing.TB, o Options) *Stack {
 	tb.Cleanup(ds.Close)
 	srv := httptest.NewServer(ds.Gateway)
 	tb.Cleanup(srv.Close)
-	s := &Stack{Stack: ds, URL: srv.URL, Client: client, Table: table,
+	registry := httptest.NewServer(ds.Registry)
+	tb.Cleanup(registry.Close)
+	s := &Stack{Stack: ds, URL: srv.URL, RegistryURL: registry.URL, Client: client, Table: table,
 		Store: eventstore.New(client, table, eventstore.Options{Retention: -1})}
 	s.Token = s.Mint(tb, AllScopes, nil)
 	return s

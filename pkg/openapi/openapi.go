@@ -1,6 +1,8 @@
-// Package openapi holds the OpenAPI 3.1 document of the device events API
-// and a validator of requests and answers against it, built on kin-openapi
-// (which validates 3.1 documents with JSON Schema 2020-12 from v0.152).
+// Package openapi holds the OpenAPI 3.1 documents of the service's APIs —
+// the device events API (openapi.yaml) and the DeLaval registry's own API
+// (registry.yaml) — and a validator of requests and answers against them,
+// built on kin-openapi (which validates 3.1 documents with JSON Schema
+// 2020-12 from v0.152).
 package openapi
 
 import (
@@ -12,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -19,33 +22,79 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/oasdiff/yaml"
+
+	"github.com/fleetlog/device-events/pkg/routes"
 )
 
-//go:embed openapi.yaml
-var source []byte
+var (
+	//go:embed openapi.yaml
+	eventsYAML []byte
+	//go:embed registry.yaml
+	registryYAML []byte
+)
 
-// The JSON form is made once, at start. The YAML is embedded and tested, so
-// an error here is a broken build: Load reports it and the tests fail.
-var document, documentErr = yaml.YAMLToJSON(source)
+// Spec is the OpenAPI document of one API.
+type Spec struct {
+	name string
+	// unrouted is how the API answers a method and path it does not have
+	// (API Gateway answers them): the statuses, and the document's
+	// response whose body those answers have.
+	unrouted         []int
+	unroutedResponse string
+	// The JSON form is made once, at start. The YAML is embedded and
+	// tested, so an error here is a broken build: Load reports it and the
+	// tests fail.
+	json []byte
+	err  error
+}
 
-// Document returns the OpenAPI document as JSON, to serve at /openapi.json.
-// The caller must not modify it.
-func Document() []byte { return document }
+func newSpec(name string, source []byte, unroutedResponse string, unrouted ...int) *Spec {
+	s := &Spec{name: name, unrouted: unrouted, unroutedResponse: unroutedResponse}
+	s.json, s.err = yaml.YAMLToJSON(source)
+	return s
+}
+
+// The documents of the APIs.
+var (
+	// An HTTP API answers 404 (a function behind a catch-all route would
+	// answer 404 or 405); a REST API answers 403, as to a missing
+	// signature.
+	Events   = newSpec("openapi.yaml", eventsYAML, "NotFound", http.StatusNotFound, http.StatusMethodNotAllowed)
+	Registry = newSpec("registry.yaml", registryYAML, "Forbidden", http.StatusForbidden)
+)
+
+// For returns the document of an API.
+func For(api routes.API) *Spec {
+	if api == routes.Registry {
+		return Registry
+	}
+	return Events
+}
+
+// JSON returns the document as JSON, to serve at /openapi.json. The caller
+// must not modify it.
+func (s *Spec) JSON() []byte { return s.json }
 
 // Load parses and checks the document.
-func Load(ctx context.Context) (*openapi3.T, error) {
-	if documentErr != nil {
-		return nil, fmt.Errorf("openapi: openapi.yaml is not YAML: %w", documentErr)
+func (s *Spec) Load(ctx context.Context) (*openapi3.T, error) {
+	if s.err != nil {
+		return nil, fmt.Errorf("openapi: %s is not YAML: %w", s.name, s.err)
 	}
-	doc, err := openapi3.NewLoader().LoadFromData(document)
+	doc, err := openapi3.NewLoader().LoadFromData(s.json)
 	if err != nil {
-		return nil, fmt.Errorf("openapi: load: %w", err)
+		return nil, fmt.Errorf("openapi: load %s: %w", s.name, err)
 	}
 	if err := doc.Validate(ctx); err != nil {
-		return nil, fmt.Errorf("openapi: invalid document: %w", err)
+		return nil, fmt.Errorf("openapi: invalid document %s: %w", s.name, err)
 	}
 	return doc, nil
 }
+
+// Document returns the events API's document as JSON.
+func Document() []byte { return Events.JSON() }
+
+// Load parses and checks the events API's document.
+func Load(ctx context.Context) (*openapi3.T, error) { return Events.Load(ctx) }
 
 // ErrUndocumented is wrapped by the errors for a method and path that have
 // no operation in the document.
@@ -76,11 +125,15 @@ type Validator struct {
 	router      routers.Router
 	options     *openapi3filter.Options
 	errorSchema *openapi3.Schema
+	unrouted    []int
 }
 
+// NewValidator loads the events API's document and builds its router.
+func NewValidator() (*Validator, error) { return Events.NewValidator() }
+
 // NewValidator loads the document and builds its router.
-func NewValidator() (*Validator, error) {
-	doc, err := Load(context.Background())
+func (s *Spec) NewValidator() (*Validator, error) {
+	doc, err := s.Load(context.Background())
 	if err != nil {
 		return nil, err
 	}
@@ -103,11 +156,11 @@ func NewValidator() (*Validator, error) {
 		MultiError:            true,
 	}
 	opts.WithCustomSchemaErrorFunc(schemaMessage)
-	v := &Validator{router: router, options: opts}
+	v := &Validator{router: router, options: opts, unrouted: s.unrouted}
 	// A path or method the document lacks is answered 404 by API Gateway
 	// (a function behind a catch-all route would answer it 404 or 405):
 	// the body is the NotFound response's, either shape.
-	if r := doc.Components.Responses["NotFound"]; r != nil && r.Value != nil {
+	if r := doc.Components.Responses[s.unroutedResponse]; r != nil && r.Value != nil {
 		if mt := r.Value.Content.Get("application/json"); mt != nil && mt.Schema != nil {
 			v.errorSchema = mt.Schema.Value
 		}
@@ -154,7 +207,7 @@ func (v *Validator) Response(req *http.Request, status int, header http.Header, 
 	}
 	in, err := v.input(req, nil)
 	if errors.Is(err, ErrUndocumented) {
-		if status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
+		if !slices.Contains(v.unrouted, status) {
 			return fail(err)
 		}
 		return v.undocumentedAnswer(status, header, body, fail)
@@ -180,7 +233,7 @@ func (v *Validator) undocumentedAnswer(status int, header http.Header, body []by
 		return fail(errors.New("405 without an Allow header"))
 	}
 	if v.errorSchema == nil {
-		return fail(errors.New("the document has no NotFound response"))
+		return fail(errors.New("the document has no response for unrouted requests"))
 	}
 	var value any
 	if err := json.Unmarshal(body, &value); err != nil {

@@ -134,7 +134,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if req.URL.Path == "/openapi.json" && req.Method == http.MethodGet {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(openapi.Document())
+		_, _ = w.Write(openapi.For(g.opts.API).JSON())
 		return
 	}
 	requestID := newRequestID()

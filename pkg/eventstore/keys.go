@@ -3,22 +3,29 @@ package eventstore
 import (
 	"crypto/sha256"
 	"encoding/base32"
-	"fmt"
 	mrand "math/rand/v2"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
 )
 
-// Shards is how many ways the writes of one event type are spread, both in
-// the type index (partition key "<type>#<shard>") and in the fleet-wide
-// counters. A partition key takes about 1 000 write units a second; with 16
-// shards one type can take 16 000 one-KB events a second in the index and
-// 8 000 in the counters (a transactional update costs 2 units) before either
-// throttles, and so before the index's back-pressure throttles the table.
+// Shards is how many ways the fleet-wide counters of one event type are
+// spread. A partition key takes about 1 000 write units a second; with 16
+// shards one type can take 8 000 single puts a second in the counters (a
+// transactional update costs 2 units) before they throttle.
 const Shards = 16
+
+// IndexShards is how many partitions of the type index hold one type's
+// events (and of the fleet alarm index one state's alarms). Fewer than
+// Shards: a fleet page reads every index shard of its types, and each
+// Query costs at least half a unit and rounds up to 4 KB, so with few
+// shards a page of 100 one-KB events of one type reads about what the
+// events weigh. Four shards take 4 000 one-KB events of one type a second
+// before the index's back-pressure throttles the table. An event's index
+// shard is its counter shard modulo IndexShards (Shards is a multiple of
+// it), so one random choice spreads both.
+const IndexShards = 4
 
 // Key prefixes. Device ids cannot contain '#', so no two kinds of item share
 // a partition key.
@@ -36,32 +43,65 @@ const (
 
 func eventPK(device string) string { return eventPrefix + device }
 
-// newShard picks the shard of one write transaction. All events written
-// together share it, so a batch raises one fleet counter item rather than
-// up to Shards of them; the shard is kept in the event's index key
-// ("<type>#<shard>"), so a delete lowers the counter its put raised. Random
-// shards spread one type's writes evenly whatever the mix of devices.
+// newShard picks the counter shard of one write transaction. All events
+// written together share it, so a batch raises one fleet counter item
+// rather than up to Shards of them; the shard is kept on the event item
+// (eventItem.CounterShard), so a delete lowers the counter its put raised.
+// Random shards spread one type's writes evenly whatever the mix of
+// devices.
 func newShard() int { return mrand.IntN(Shards) }
 
 func shardName(s int) string { return strconv.FormatInt(int64(s), 16) }
 
-// shardOfIndexKey reads the shard back from an index key.
-func shardOfIndexKey(gpk string) (int, error) {
-	i := strings.LastIndexByte(gpk, '#')
-	n, err := strconv.ParseInt(gpk[i+1:], 16, 8)
-	if i < 0 || err != nil || n < 0 || n >= Shards {
-		return 0, fmt.Errorf("index key %q has no shard", gpk)
+// indexShard is the index partition of an event written with counterShard.
+func indexShard(counterShard int) int { return counterShard % IndexShards }
+
+func typeIndexKey(eventType string, indexShard int) string {
+	return eventType + "#" + shardName(indexShard)
+}
+
+// TypeIndexPartition is the partition key in the type index of an event of
+// eventType written with the counter shard counterShard; exported for tests
+// and tools that inspect the table.
+func TypeIndexPartition(eventType string, counterShard int) string {
+	return typeIndexKey(eventType, indexShard(counterShard))
+}
+
+// The alarm indexes are sparse: only events of severity warning or above
+// carry their key attributes. An alarm is open while it is new or
+// acknowledged and closed once resolved, and both indexes keep the two
+// apart in their partition keys, so that open alarms are read without a
+// filter.
+const (
+	alarmOpen   = "o"
+	alarmClosed = "c"
+)
+
+// alarmKeys returns an event's partition keys in the device alarm index
+// ("<device>#<o|c>") and in the fleet alarm index ("<o|c>#<index shard>"),
+// or false when the event is no alarm (info) and must carry neither. Every
+// write that sets an event's severity or state sets (or removes) the two
+// attributes as this says.
+func alarmKeys(device string, severity Severity, state State, counterShard int) (deviceKey, fleetKey string, ok bool) {
+	if !IsAlarm(severity) {
+		return "", "", false
 	}
-	return int(n), nil
+	p := alarmPartition(state)
+	return deviceAlarmKey(device, p), fleetAlarmKey(p, indexShard(counterShard)), true
 }
 
-func typeIndexKey(eventType string, shard int) string {
-	return eventType + "#" + shardName(shard)
+func deviceAlarmKey(device, partition string) string { return device + "#" + partition }
+
+func fleetAlarmKey(partition string, indexShard int) string {
+	return partition + "#" + shardName(indexShard)
 }
 
-// TypeIndexPartition is the partition key of one shard of a type in the
-// type index; exported for tests and tools that inspect the table.
-func TypeIndexPartition(eventType string, shard int) string { return typeIndexKey(eventType, shard) }
+func alarmPartition(state State) string {
+	if state == StateResolved {
+		return alarmClosed
+	}
+	return alarmOpen
+}
 
 // The counter keys are built in one buffer each: a put computes four of
 // them per event, and this is on every write's path.

@@ -114,11 +114,7 @@ func (s *Store) Patch(ctx context.Context, device, id string, p Patch) (Event, e
 // replace writes ev over the item read as it, on condition that the item
 // still has the version read.
 func (s *Store) replace(ctx context.Context, it *eventItem, ev *Event) error {
-	shard, err := shardOfIndexKey(it.GPK)
-	if err != nil {
-		return err
-	}
-	item, err := attributevalue.MarshalMap(itemOf(ev, shard, it.Expires, it.Key))
+	item, err := attributevalue.MarshalMap(itemOf(ev, it.CounterShard, it.Expires, it.Key))
 	if err != nil {
 		return err
 	}

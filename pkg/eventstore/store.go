@@ -36,6 +36,8 @@ type Store struct {
 	table     string
 	retention time.Duration
 	now       func() time.Time
+	// readBudget is ReadBudget; tests lower it to page small tables.
+	readBudget float64
 
 	// tableName (&table) and newItem (the condition of an event's put) are
 	// shared by the inputs of the write path: the SDK only reads them.
@@ -56,7 +58,7 @@ type Options struct {
 func New(db dynamoDB, table string, opts Options) *Store {
 	s := &Store{db: db, table: table, retention: opts.Retention, now: opts.Now,
 		tableName: aws.String(table), newItem: aws.String("attribute_not_exists(pk)"),
-		exprs: &exprCache{m: map[string]cachedExpr{}}}
+		exprs: &exprCache{m: map[string]cachedExpr{}}, readBudget: ReadBudget}
 	if s.retention == 0 {
 		s.retention = DefaultRetention
 	}
@@ -639,12 +641,8 @@ func (s *Store) deleteItemsIf(ctx context.Context, items []*eventItem, sameVersi
 			ExpressionAttributeNames:  cond.Names(),
 			ExpressionAttributeValues: cond.Values(),
 		}})
-		shard, err := shardOfIndexKey(it.GPK)
-		if err != nil {
-			return err
-		}
 		ev := it.event()
-		deltas.add(ev.DeviceID, ev.Type, shard, ev.Time, -1)
+		deltas.add(ev.DeviceID, ev.Type, it.CounterShard, ev.Time, -1)
 	}
 	cu, err := s.counterUpdates(deltas)
 	if err != nil {

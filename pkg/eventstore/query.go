@@ -94,6 +94,10 @@ func (s *Store) listItems(ctx context.Context, q Query) ([]*eventItem, string, e
 	if q.Limit <= 0 || q.Limit > MaxLimit {
 		return nil, "", &FieldError{"limit", fmt.Sprintf("must be 1 to %d", MaxLimit)}
 	}
+	r, err := s.plan(q)
+	if err != nil {
+		return nil, "", err
+	}
 	lo, hi := idBounds(q.From, q.To)
 	if q.After != "" {
 		adj, ok := adjacentID(q.After, q.Ascending)
@@ -107,15 +111,16 @@ func (s *Store) listItems(ctx context.Context, q Query) ([]*eventItem, string, e
 			hi = adj
 		}
 	}
-	streams, err := s.streams(q, lo, hi)
-	if err != nil || lo > hi {
-		return nil, "", err
+	if lo > hi {
+		return nil, "", nil
 	}
-	r := &reader{streams: streams, asc: q.Ascending, budget: s.readBudget}
-	return r.page(ctx, s, q.Limit)
+	for _, st := range r.streams {
+		st.lo, st.hi = lo, hi
+	}
+	return r.page(ctx, q.Limit)
 }
 
-// streams plans the Queries of a listing: which table or index, which
+// plan chooses the Queries of a listing: which table or index, which
 // partitions, and which filters.
 //
 // A device and type (or status) stay filter expressions over the device's
@@ -124,23 +129,20 @@ func (s *Store) listItems(ctx context.Context, q Query) ([]*eventItem, string, e
 // a type filter rather than from the type index with a severity filter:
 // alarms are the exception, so the sparse index is the smaller read for
 // all but types that are mostly alarms.
-func (s *Store) streams(q Query, lo, hi string) ([]*stream, error) {
-	var (
-		index      *string
-		keyName    = PartitionKey
-		partitions []string
-		filters    []expression.ConditionBuilder
-	)
+func (s *Store) plan(q Query) (*reader, error) {
+	r := &reader{s: s, asc: q.Ascending, budget: s.readBudget, keyName: PartitionKey}
+	var partitions, alarmStates []string
+	var filters []expression.ConditionBuilder
 	switch {
 	case AlarmsOnly(q.Severities):
 		parts, stateFilter := alarmPartitions(q.States)
 		if q.DeviceID != "" {
-			index, keyName = aws.String(DeviceAlarmIndex), DeviceAlarmIndexKey
+			r.index, r.keyName = aws.String(DeviceAlarmIndex), DeviceAlarmIndexKey
 			for _, p := range parts {
 				partitions = append(partitions, deviceAlarmKey(q.DeviceID, p))
 			}
 		} else {
-			index, keyName = aws.String(FleetAlarmIndex), FleetAlarmIndexKey
+			r.index, r.keyName = aws.String(FleetAlarmIndex), FleetAlarmIndexKey
 			for _, p := range parts {
 				for shard := range IndexShards {
 					partitions = append(partitions, fleetAlarmKey(p, shard))
@@ -156,13 +158,14 @@ func (s *Store) streams(q Query, lo, hi string) ([]*stream, error) {
 		if stateFilter {
 			filters = append(filters, in("state", q.States))
 		}
+		alarmStates = parts
 	case q.DeviceID != "":
 		partitions = []string{eventPK(q.DeviceID)}
 		if len(q.Types) > 0 {
 			filters = append(filters, in("type", q.Types))
 		}
 	case len(q.Types) > 0:
-		index, keyName = aws.String(TypeIndex), TypeIndexKey
+		r.index, r.keyName = aws.String(TypeIndex), TypeIndexKey
 		for _, t := range q.Types {
 			for shard := range IndexShards {
 				partitions = append(partitions, typeIndexKey(t, shard))
@@ -174,7 +177,7 @@ func (s *Store) streams(q Query, lo, hi string) ([]*stream, error) {
 	if q.Status != "" {
 		filters = append(filters, expression.Name("status").Equal(expression.Value(q.Status)))
 	}
-	if index == nil || *index == TypeIndex {
+	if alarmStates == nil {
 		if len(q.Severities) > 0 {
 			filters = append(filters, in("severity", q.Severities))
 		}
@@ -182,32 +185,18 @@ func (s *Store) streams(q Query, lo, hi string) ([]*stream, error) {
 			filters = append(filters, in("state", q.States))
 		}
 	}
-	out := make([]*stream, 0, len(partitions))
-	for _, pk := range partitions {
-		kc := expression.Key(keyName).Equal(expression.Value(pk)).
-			And(expression.Key(SortKey).Between(expression.Value(lo), expression.Value(hi)))
-		b := expression.NewBuilder().WithKeyCondition(kc)
-		if len(filters) == 1 {
-			b = b.WithFilter(filters[0])
-		} else if len(filters) > 1 {
-			b = b.WithFilter(expression.And(filters[0], filters[1], filters[2:]...))
-		}
-		expr, err := b.Build()
-		if err != nil {
-			return nil, fmt.Errorf("build query: %w", err)
-		}
-		out = append(out, &stream{in: dynamodb.QueryInput{
-			TableName:                 aws.String(s.table),
-			IndexName:                 index,
-			KeyConditionExpression:    expr.KeyCondition(),
-			FilterExpression:          expr.Filter(),
-			ExpressionAttributeNames:  expr.Names(),
-			ExpressionAttributeValues: expr.Values(),
-			ScanIndexForward:          aws.Bool(q.Ascending),
-			ReturnConsumedCapacity:    types.ReturnConsumedCapacityIndexes,
-		}})
+	switch len(filters) {
+	case 0:
+	case 1:
+		r.filter = &filters[0]
+	default:
+		f := expression.And(filters[0], filters[1], filters[2:]...)
+		r.filter = &f
 	}
-	return out, nil
+	for _, pk := range partitions {
+		r.streams = append(r.streams, &stream{pk: pk})
+	}
+	return r, nil
 }
 
 // alarmPartitions returns the alarm partitions (open, closed) that hold the
@@ -238,15 +227,20 @@ func in[T ~string](name string, values []T) expression.ConditionBuilder {
 	return expression.Name(name).In(expression.Value(string(values[0])), ops...)
 }
 
-// stream is one Query, read as the merge needs it.
+// stream is one partition's Queries, read as the merge needs them.
 type stream struct {
-	in  dynamodb.QueryInput
-	buf []*eventItem // read and matching, not yet taken
-	// seen is the id of the last item the stream's Queries evaluated,
-	// whether the filter kept it or not: the stream holds nothing more
-	// before it in the listing's order.
+	pk     string
+	lo, hi string       // the ids still to read, inclusive
+	buf    []*eventItem // read and matching, not yet taken
+	// seen is the id of the last item the stream has evaluated, whether
+	// the filter kept it or not: the stream holds nothing more before it in
+	// the listing's order.
 	seen string
 	done bool
+	// limit and until shape the next Query: at most limit items, and none
+	// past until (when set).
+	limit int
+	until string
 }
 
 // maxQueryLimit bounds the Limit of one Query; DynamoDB stops at 1 MB
@@ -262,19 +256,27 @@ const maxQueryLimit = 1 << 15
 // least advanced of the unfinished streams' seen) has been taken, and the
 // frontier is where the next page goes on: the last evaluated position,
 // not only the last event returned, so that a filter that drops everything
-// still moves the listing forward.
+// still moves the listing forward. What a stream read past the frontier
+// is read again by the next page, so streams that lag behind the most
+// advanced one catch up before any reads further (their densities differ:
+// types of different rates, or chance).
 type reader struct {
-	streams []*stream
+	s       *Store
+	index   *string
+	keyName string
+	filter  *expression.ConditionBuilder
 	asc     bool
+	streams []*stream
 	budget  float64
 	// used, scanned and matched add up the request's Queries: read units,
-	// items evaluated, and items the filter kept.
+	// items evaluated, and items the filter kept (of matchedBytes).
 	used             float64
 	scanned, matched int
+	matchedBytes     int
 }
 
 // page takes up to limit events.
-func (r *reader) page(ctx context.Context, s *Store, limit int) ([]*eventItem, string, error) {
+func (r *reader) page(ctx context.Context, limit int) ([]*eventItem, string, error) {
 	want := limit + 1 // one ahead: a full last page has no cursor
 	var out []*eventItem
 	for {
@@ -286,10 +288,11 @@ func (r *reader) page(ctx context.Context, s *Store, limit int) ([]*eventItem, s
 		if len(next) == 0 {
 			return out, "", nil // every stream read to its end
 		}
+		next = r.catchUp(next)
 		if !r.size(next, want-len(out)) {
 			return out, r.frontier(), nil
 		}
-		if err := r.read(ctx, s, next); err != nil {
+		if err := r.read(ctx, next); err != nil {
 			return nil, "", err
 		}
 	}
@@ -353,6 +356,37 @@ func (r *reader) blocking() []*stream {
 	return out
 }
 
+// catchUp keeps, of the streams to read, those behind the most advanced
+// unfinished stream, and bounds their next Query at its position; when
+// none lags (or a stream has not been read yet), all are read unbounded.
+func (r *reader) catchUp(next []*stream) []*stream {
+	lead := ""
+	for _, st := range r.streams {
+		if st.done {
+			continue
+		}
+		if st.seen == "" {
+			lead = ""
+			break
+		}
+		if lead == "" || r.before(lead, st.seen) {
+			lead = st.seen
+		}
+	}
+	var behind []*stream
+	for _, st := range next {
+		st.until = ""
+		if lead != "" && r.before(st.seen, lead) {
+			st.until = lead
+			behind = append(behind, st)
+		}
+	}
+	if len(behind) == 0 {
+		return next
+	}
+	return behind
+}
+
 // frontier is the least advanced position of the unfinished streams.
 func (r *reader) frontier() string {
 	f := ""
@@ -367,34 +401,57 @@ func (r *reader) frontier() string {
 // size sets the Limit of the next Query of each stream of next, for need
 // more events, and reports false when the budget left cannot pay for them.
 //
-// Each stream is asked for its share of what the page still needs (plus
-// one, as streams are uneven), scaled up by how many items the filter has
-// dropped so far, and cut to what its share of the budget left buys at the
-// read units per item seen so far. A Query costs at least half a unit and
-// rounds up to 4 KB, hence the half unit kept aside. The first Queries of
-// a request know no item size: they read the page's worth of items, and
-// DynamoDB's 1 MB per Query bounds what that costs.
+// Each stream is asked for its share of what the page still needs, scaled
+// up by how many items the filter has dropped so far, and cut to what its
+// share of the budget left buys at the read units per item seen so far (a
+// Query costs at least half a unit and rounds up to 4 KB, hence the half
+// unit kept aside). Streams read side by side spend at most half of what
+// is left, so that the ones that lag behind can still catch up. The limit
+// is then raised to fill the 4 KB units it pays for anyway, at the size of
+// the items seen so far. The first
+// Queries of a request know no item size: they read the page's worth of
+// items, and DynamoDB's 1 MB per Query bounds what that costs.
 func (r *reader) size(next []*stream, need int) bool {
 	per := need
 	if open := r.unfinished(); open > 1 {
-		per = (need+open-1)/open + 1
+		per = (need + open - 1) / open
 	}
 	if r.matched < r.scanned {
 		per = min(per*r.scanned/max(r.matched, 1), maxQueryLimit)
 	}
 	if r.scanned > 0 && r.used > 0 && !slices.ContainsFunc(next, func(st *stream) bool { return st.seen == "" }) {
+		perItem := r.used / float64(r.scanned)
 		share := (r.budget - r.used) / float64(len(next))
-		afford := (share - 0.5) / (r.used / float64(r.scanned))
+		if len(next) > 1 && next[0].until == "" {
+			share /= 2
+		}
+		afford := (share - 0.5) / perItem
 		if afford < 1 {
 			return false
 		}
 		per = min(per, int(afford))
 	}
+	if size := r.itemBytes(); size > 0 {
+		// What the 4 KB units already paid for still holds.
+		per = max(per, (per*size+4095)/4096*4096/size)
+	}
 	per = min(max(per, 1), maxQueryLimit)
 	for _, st := range next {
-		st.in.Limit = aws.Int32(int32(per))
+		st.limit = per
 	}
 	return true
+}
+
+// itemBytes estimates the size of the items read, from those the filter
+// kept or else from the units paid (which round up), or 0 before any read.
+func (r *reader) itemBytes() int {
+	switch {
+	case r.matched > 0:
+		return max(r.matchedBytes/r.matched, 1)
+	case r.scanned > 0:
+		return max(int(r.used*8192)/r.scanned, 1)
+	}
+	return 0
 }
 
 func (r *reader) unfinished() int {
@@ -407,13 +464,51 @@ func (r *reader) unfinished() int {
 	return n
 }
 
+// query builds a stream's next Query: the ids it has still to read, up
+// to until when set.
+func (r *reader) query(st *stream) (*dynamodb.QueryInput, error) {
+	lo, hi := st.lo, st.hi
+	if st.until != "" {
+		if r.asc {
+			hi = min(hi, st.until)
+		} else {
+			lo = max(lo, st.until)
+		}
+	}
+	kc := expression.Key(r.keyName).Equal(expression.Value(st.pk)).
+		And(expression.Key(SortKey).Between(expression.Value(lo), expression.Value(hi)))
+	b := expression.NewBuilder().WithKeyCondition(kc)
+	if r.filter != nil {
+		b = b.WithFilter(*r.filter)
+	}
+	expr, err := b.Build()
+	if err != nil {
+		return nil, fmt.Errorf("build query: %w", err)
+	}
+	return &dynamodb.QueryInput{
+		TableName:                 r.s.tableName,
+		IndexName:                 r.index,
+		KeyConditionExpression:    expr.KeyCondition(),
+		FilterExpression:          expr.Filter(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ScanIndexForward:          aws.Bool(r.asc),
+		Limit:                     aws.Int32(int32(st.limit)),
+		ReturnConsumedCapacity:    types.ReturnConsumedCapacityIndexes,
+	}, nil
+}
+
 // read runs the next Query of each stream of next, in parallel.
-func (r *reader) read(ctx context.Context, s *Store, next []*stream) error {
+func (r *reader) read(ctx context.Context, next []*stream) error {
 	outs := make([]*dynamodb.QueryOutput, len(next))
 	errs := make([]error, len(next))
 	var wg sync.WaitGroup
 	for i, st := range next {
-		wg.Go(func() { outs[i], errs[i] = s.db.Query(ctx, &st.in) })
+		in, err := r.query(st)
+		if err != nil {
+			return err
+		}
+		wg.Go(func() { outs[i], errs[i] = r.s.db.Query(ctx, in) })
 	}
 	wg.Wait()
 	for i, st := range next {
@@ -428,21 +523,52 @@ func (r *reader) read(ctx context.Context, s *Store, next []*stream) error {
 		r.scanned += int(out.ScannedCount)
 		r.matched += int(out.Count)
 		for _, av := range out.Items {
+			r.matchedBytes += itemSize(av)
 			it := &eventItem{}
 			if err := attributevalue.UnmarshalMap(av, it); err != nil {
 				return fmt.Errorf("decode event item: %w", err)
 			}
 			st.buf = append(st.buf, it)
 		}
-		st.in.ExclusiveStartKey = out.LastEvaluatedKey
-		st.done = out.LastEvaluatedKey == nil
-		if !st.done {
-			sk, ok := out.LastEvaluatedKey[SortKey].(*types.AttributeValueMemberS)
-			if !ok {
-				return fmt.Errorf("query: last evaluated key without %s", SortKey)
-			}
-			st.seen = sk.Value
+		if err := r.advance(st, out.LastEvaluatedKey); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// advance moves a stream past what its last Query evaluated.
+func (r *reader) advance(st *stream, last map[string]types.AttributeValue) error {
+	switch {
+	case last != nil:
+		sk, ok := last[SortKey].(*types.AttributeValueMemberS)
+		if !ok {
+			return fmt.Errorf("query: last evaluated key without %s", SortKey)
+		}
+		st.seen = sk.Value
+	case st.until != "" && r.before(st.until, r.end(st)):
+		st.seen = st.until // read up to until, not to the end
+	default:
+		st.done = true
+		return nil
+	}
+	if adj, ok := adjacentID(st.seen, r.asc); !ok {
+		st.done = true
+	} else if r.asc {
+		st.lo = adj
+	} else {
+		st.hi = adj
+	}
+	if st.lo > st.hi {
+		st.done = true
+	}
+	return nil
+}
+
+// end is the last id of a stream's range in the listing's order.
+func (r *reader) end(st *stream) string {
+	if r.asc {
+		return st.hi
+	}
+	return st.lo
 }

@@ -276,13 +276,24 @@ type reader struct {
 }
 
 // page takes up to limit events.
+//
+// One stream reads one event ahead, so that a full last page has no
+// cursor. Merged streams do not: the extra event would cost each of them
+// its own read, and a full page's cursor leads to an empty one only when
+// the listing ends exactly there.
 func (r *reader) page(ctx context.Context, limit int) ([]*eventItem, string, error) {
-	want := limit + 1 // one ahead: a full last page has no cursor
+	want := limit
+	if len(r.streams) == 1 {
+		want++
+	}
 	var out []*eventItem
 	for {
 		out = r.take(out, want)
-		if len(out) == want {
+		if len(out) > limit || len(out) == limit && !r.exhausted() {
 			return out[:limit], out[limit-1].SK, nil
+		}
+		if len(out) == limit {
+			return out, "", nil
 		}
 		next := r.blocking()
 		if len(next) == 0 {
@@ -452,6 +463,11 @@ func (r *reader) itemBytes() int {
 		return max(int(r.used*8192)/r.scanned, 1)
 	}
 	return 0
+}
+
+// exhausted reports whether every stream was read to its end and taken.
+func (r *reader) exhausted() bool {
+	return !slices.ContainsFunc(r.streams, func(st *stream) bool { return !st.done || len(st.buf) > 0 })
 }
 
 func (r *reader) unfinished() int {

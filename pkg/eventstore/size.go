@@ -69,4 +69,3 @@ func numberSize(s string) int {
 	digits := strings.Trim(strings.Replace(s, ".", "", 1), "0")
 	return (len(digits)+1)/2 + 1
 }
-

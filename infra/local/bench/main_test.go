@@ -21,11 +21,16 @@ func TestSummaryReadsEveryFigureInOrder(t *testing.T) {
 BenchmarkPut/single-2         	      20	  23386362 ns/op	         7.000 WCU/event	         6.000 local-WCU/event
 BenchmarkPut/batch25-2                 	      20	  30161196 ns/op	         3.160 WCU/event	         0.2400 local-WCU/event
 BenchmarkListPage100-2                          	      20	   9438430 ns/op	        12.00 RCU/op
+BenchmarkListNoMatch/device_20k-2         	      20	  30903469 ns/op	       127.5 RCU-max/request	      2323 RCU/pass	        19.00 requests/pass
+BenchmarkListSelective/critical_of_20k-2  	      20	   1667862 ns/op	         1.500 RCU/op
+BenchmarkListSelective/open_alarms_of_20k-2         	      20	   1393186 ns/op	         1.500 RCU/op
+BenchmarkListFleetPage100-2                         	      20	   7794362 ns/op	        13.60 RCU/op
 BenchmarkAggregate/year_daily_utc-2             	      20	  77700603 ns/op	        12.50 RCU/op
 BenchmarkAggregate/day_hourly-2                 	      20	   1445795 ns/op	         0.5000 RCU/op
 BenchmarkAggregateVsNaive-2                     	      20	 381457574 ns/op	       726.0 RCU-ratio	         0.5000 counter-RCU/op	       363.0 naive-RCU/op	        84.53 time-ratio
 BenchmarkPutOverhead-2   	      20	 227555726 ns/op	       167.8 api-puts/s	         1.120 overhead-ratio	       188.0 sdk-puts/s
 BenchmarkPutHandler-2   	    5000	     42702 ns/op	   17503 B/op	     195 allocs/op
+BenchmarkListAnswerSize-2   	       1	10268392343 ns/op	   5724409 max-bytes
 BenchmarkColdStart-2   	      21	  10013175 ns/op	         2.639 hello-ms	         5.090 put-event-ms	         1.929 ratio
 PASS
 `
@@ -41,12 +46,17 @@ PASS
 put.single.wcu_per_event 7.000
 put.batch25.wcu_per_event 3.160
 list.page100.rcu 12.00
+list.nomatch_20k.rcu_max_per_request 127.5
+list.critical_of_20k.rcu 1.500
+list.open_alarms_of_20k.rcu 1.500
+list.fleet_page100.rcu 13.60
 aggregate.year_daily.rcu 12.50
 aggregate.day_hourly.rcu 0.5000
 aggregate.naive_over_counter.rcu_ratio 726.0
 aggregate.naive_over_counter.time_ratio 84.53
 e2e.put.overhead_ratio 1.120
 handler.put.allocs_per_op 195
+response.max_bytes 5724409
 binary.max_bytes 700
 coldstart.ratio_vs_hello 1.929
 `

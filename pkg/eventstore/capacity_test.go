@@ -74,8 +74,10 @@ func (b *billed) add(factor float64, item map[string]types.AttributeValue) {
 	defer b.mu.Unlock()
 	size := itemSize(item)
 	b.write += factor * units(size, 1024)
-	if _, indexed := item[TypeIndexKey]; indexed {
-		b.write += units(size, 1024)
+	for _, key := range []string{TypeIndexKey, DeviceAlarmIndexKey, FleetAlarmIndexKey} {
+		if _, indexed := item[key]; indexed {
+			b.write += units(size, 1024)
+		}
 	}
 }
 

@@ -415,3 +415,28 @@ func TestABulkDeleteGoesByTheReadBudget(t *testing.T) {
 		t.Fatalf("%d events left, want the %d kept", len(left.ids), len(keep))
 	}
 }
+
+// TestAnAlarmCostsOneWriteUnitPerAlarmIndex: the alarm indexes are sparse,
+// so a plain info event still costs 7 units and an alarm 2 more, whatever
+// its state.
+func TestAnAlarmCostsOneWriteUnitPerAlarmIndex(t *testing.T) {
+	cases := []struct {
+		severity Severity
+		want     float64
+	}{
+		{SeverityInfo, 7},
+		{SeverityWarning, 9},
+		{SeverityCritical, 9},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("a single %s event of about 1 KB costs %v", tc.severity, tc.want), func(t *testing.T) {
+			s, bill := newBilledStore(t, Options{Now: fixedClock(t0)})
+			ev := deLaval("robot-1")
+			ev.Severity, ev.Text = tc.severity, oneKB[:600]
+			mustPut(t, s, ev)
+			if bill.write != tc.want {
+				t.Fatalf("%v write units, want %v", bill.write, tc.want)
+			}
+		})
+	}
+}

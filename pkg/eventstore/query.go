@@ -131,10 +131,11 @@ func (s *Store) listItems(ctx context.Context, q Query) ([]*eventItem, string, e
 // all but types that are mostly alarms.
 func (s *Store) plan(q Query) (*reader, error) {
 	r := &reader{s: s, asc: q.Ascending, budget: s.readBudget, keyName: PartitionKey}
-	var partitions, alarmStates []string
+	var partitions []string
 	var filters []expression.ConditionBuilder
+	alarms := AlarmsOnly(q.Severities)
 	switch {
-	case AlarmsOnly(q.Severities):
+	case alarms:
 		parts, stateFilter := alarmPartitions(q.States)
 		if q.DeviceID != "" {
 			r.index, r.keyName = aws.String(DeviceAlarmIndex), DeviceAlarmIndexKey
@@ -158,7 +159,6 @@ func (s *Store) plan(q Query) (*reader, error) {
 		if stateFilter {
 			filters = append(filters, in("state", q.States))
 		}
-		alarmStates = parts
 	case q.DeviceID != "":
 		partitions = []string{eventPK(q.DeviceID)}
 		if len(q.Types) > 0 {
@@ -177,7 +177,7 @@ func (s *Store) plan(q Query) (*reader, error) {
 	if q.Status != "" {
 		filters = append(filters, expression.Name("status").Equal(expression.Value(q.Status)))
 	}
-	if alarmStates == nil {
+	if !alarms {
 		if len(q.Severities) > 0 {
 			filters = append(filters, in("severity", q.Severities))
 		}
@@ -289,11 +289,13 @@ func (r *reader) page(ctx context.Context, limit int) ([]*eventItem, string, err
 	var out []*eventItem
 	for {
 		out = r.take(out, want)
-		if len(out) > limit || len(out) == limit && !r.exhausted() {
+		switch {
+		case len(out) > limit:
 			return out[:limit], out[limit-1].SK, nil
-		}
-		if len(out) == limit {
+		case len(out) == limit && r.exhausted():
 			return out, "", nil
+		case len(out) == limit && want == limit:
+			return out, out[limit-1].SK, nil
 		}
 		next := r.blocking()
 		if len(next) == 0 {

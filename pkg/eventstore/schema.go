@@ -32,10 +32,6 @@ const (
 	ExpiryAttribute = "expiresAt"
 )
 
-// Indexes names the table's global secondary indexes, all read by Query
-// (the stack grants list-events Query on each).
-var Indexes = []string{TypeIndex, DeviceAlarmIndex, FleetAlarmIndex}
-
 // CreateTableInput is the table definition for DynamoDB Local and tests:
 // on-demand, the indexes, and a stream of new and old images as the
 // stack deploys it. TTL is set separately (UpdateTimeToLive).

@@ -93,7 +93,7 @@ func (f *Function) list(ctx context.Context, r *Request, device string) (Respons
 
 // renderWithin renders the events, in order, as long as they fit in limit
 // bytes of Lambda payload (and at least one, which always fits: an event
-// is at most 256 KiB of JSON, under 1.5 MB however escaped).
+// is at most 256 KiB of JSON, and escaping JSON again at most doubles it).
 func renderWithin(evs []eventstore.Event, unix bool, limit int) ([]json.RawMessage, error) {
 	out := make([]json.RawMessage, 0, len(evs))
 	size := 0

@@ -21,10 +21,10 @@ func TestSummaryReadsEveryFigureInOrder(t *testing.T) {
 BenchmarkPut/single-2         	      20	  23386362 ns/op	         7.000 WCU/event	         6.000 local-WCU/event
 BenchmarkPut/batch25-2                 	      20	  30161196 ns/op	         3.160 WCU/event	         0.2400 local-WCU/event
 BenchmarkListPage100-2                          	      20	   9438430 ns/op	        12.00 RCU/op
-BenchmarkListNoMatch/device_20k-2         	      20	  30903469 ns/op	       127.5 RCU-max/request	      2323 RCU/pass	        19.00 requests/pass
-BenchmarkListSelective/critical_of_20k-2  	      20	   1667862 ns/op	         1.500 RCU/op
-BenchmarkListSelective/open_alarms_of_20k-2         	      20	   1393186 ns/op	         1.500 RCU/op
-BenchmarkListFleetPage100-2                         	      20	   7794362 ns/op	        13.60 RCU/op
+BenchmarkList20k/nomatch_device-2         	      20	  30903469 ns/op	       127.5 RCU-max/request	      2323 RCU/pass	        19.00 requests/pass
+BenchmarkList20k/critical_of_20k-2  	      20	   1667862 ns/op	         1.500 RCU/op
+BenchmarkList20k/open_alarms_of_20k-2         	      20	   1393186 ns/op	         1.500 RCU/op
+BenchmarkList20k/fleet_page100-2                         	      20	   7794362 ns/op	        13.60 RCU/op
 BenchmarkAggregate/year_daily_utc-2             	      20	  77700603 ns/op	        12.50 RCU/op
 BenchmarkAggregate/day_hourly-2                 	      20	   1445795 ns/op	         0.5000 RCU/op
 BenchmarkAggregateVsNaive-2                     	      20	 381457574 ns/op	       726.0 RCU-ratio	         0.5000 counter-RCU/op	       363.0 naive-RCU/op	        84.53 time-ratio

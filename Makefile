@@ -115,8 +115,9 @@ bench: deps build
 	set -o pipefail; $(GO) run ./infra/local with-dynamodb -- $(GO) test -count=1 -run '^$$' -bench PutOverhead -benchtime $(BENCHTIME) ./infra/local/e2e/ | tee $(BENCH_OUT)/e2e.txt
 	set -o pipefail; $(GO) test -count=1 -run '^$$' -bench PutHandler -benchtime 20000x -benchmem ./pkg/api/ | tee $(BENCH_OUT)/handler.txt
 	set -o pipefail; $(GO) test -count=1 -run '^$$' -bench Put6MBBody -benchtime 10x ./pkg/api/ | tee $(BENCH_OUT)/body.txt
+	set -o pipefail; $(GO) run ./infra/local with-dynamodb -- $(GO) test -count=1 -run '^$$' -bench ListAnswerSize -benchtime 1x ./pkg/api/ | tee $(BENCH_OUT)/response.txt
 	set -o pipefail; $(GO) test -count=1 -run '^$$' -bench ColdStart -benchtime 25x ./infra/local/bench/ | tee $(BENCH_OUT)/coldstart.txt
-	@$(GO) run ./infra/local/bench summary -bins $(LAMBDA_DIR) $(addprefix $(BENCH_OUT)/,capacity.txt e2e.txt handler.txt body.txt coldstart.txt)
+	@$(GO) run ./infra/local/bench summary -bins $(LAMBDA_DIR) $(addprefix $(BENCH_OUT)/,capacity.txt e2e.txt handler.txt body.txt response.txt coldstart.txt)
 
 # The API under load on this machine, then the store checked against what it
 # acknowledged (infra/local/loadtest): C clients for D seconds. FAULTS=1 kills

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
@@ -14,7 +15,8 @@ type bulkAnswer struct {
 }
 
 // deleteEvents deletes a device's events by type and time range, at most
-// 1 000 a call; nextPageToken goes on. It needs a filter or all=true, so a
+// 1 000 a call (fewer when the call's read budget runs out first);
+// nextPageToken goes on. It needs a filter or all=true, so a
 // bare DELETE cannot empty a device by accident.
 func (f *Function) deleteEvents(ctx context.Context, r *Request) (Response, error) {
 	device, err := deviceID(r)
@@ -43,7 +45,9 @@ func (f *Function) deleteEvents(ctx context.Context, r *Request) (Response, erro
 	if len(q.Types) == 0 && q.From.IsZero() && q.To.IsZero() && !all {
 		return Response{}, invalidParam("all", "a bulk delete needs type, from, to or all=true")
 	}
-	binding := "bulk-delete|" + queryBinding(q)
+	// A token is bound to dryRun too: a dry run's cursor passed over
+	// events it did not delete, and a real delete must not skip them.
+	binding := fmt.Sprintf("bulk-delete|dryRun=%v|%s", dryRun, queryBinding(q))
 	if tok, ok, err := p.one("pageToken"); err != nil {
 		return Response{}, err
 	} else if ok {

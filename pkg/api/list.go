@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -14,10 +15,21 @@ import (
 var listParams = []string{"type", "from", "to", "status", "severity", "state", "order", "limit", "pageToken", "timeFormat"}
 
 type listAnswer struct {
-	Events        []eventJSON `json:"events"`
-	NextPageToken string      `json:"nextPageToken,omitempty"`
-	Next          string      `json:"next,omitempty"`
+	Events        []json.RawMessage `json:"events"`
+	NextPageToken string            `json:"nextPageToken,omitempty"`
+	Next          string            `json:"next,omitempty"`
 }
+
+// A listing's answer must fit what Lambda lets a function return:
+// 6 291 456 bytes of payload, in which API Gateway's response carries the
+// body as a JSON string, escaped once more. Its events may take all but
+// answerReserve of it, counted as escaped; the reserve is for the rest
+// (status, headers, nextPageToken, and next, which repeats the query of at
+// most a few KB that API Gateway lets through).
+const (
+	lambdaPayloadLimit = 6 << 20
+	answerReserve      = 256 << 10
+)
 
 func (f *Function) listDeviceEvents(ctx context.Context, r *Request) (Response, error) {
 	device, err := deviceID(r)
@@ -54,7 +66,13 @@ func (f *Function) list(ctx context.Context, r *Request, device string) (Respons
 	if err != nil {
 		return Response{}, err
 	}
-	out := listAnswer{Events: renderAll(page.Events, unix)}
+	out := listAnswer{}
+	if out.Events, err = renderWithin(page.Events, unix, lambdaPayloadLimit-answerReserve); err != nil {
+		return Response{}, err
+	}
+	if n := len(out.Events); n < len(page.Events) {
+		page.Next = page.Events[n-1].ID // the rest on the next page
+	}
 	if page.Next != "" {
 		if out.NextPageToken, err = f.pageToken(ctx, binding, page.Next); err != nil {
 			return Response{}, err
@@ -73,15 +91,51 @@ func (f *Function) list(ctx context.Context, r *Request, device string) (Respons
 	return jsonResponse(http.StatusOK, out), nil
 }
 
+// renderWithin renders the events, in order, as long as they fit in limit
+// bytes of Lambda payload (and at least one, which always fits: an event
+// is at most 256 KiB of JSON, and escaping JSON again at most doubles it).
+func renderWithin(evs []eventstore.Event, unix bool, limit int) ([]json.RawMessage, error) {
+	out := make([]json.RawMessage, 0, len(evs))
+	size := 0
+	for _, e := range evs {
+		b, err := marshalJSON(render(e, unix))
+		if err != nil {
+			return nil, fmt.Errorf("render event: %w", err)
+		}
+		size += payloadBytes(b) + 1 // and a comma
+		if size > limit && len(out) > 0 {
+			break
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// payloadBytes is the size of b in the Lambda payload, where it is part of
+// the body, a JSON string: aws-lambda-go writes the answer with
+// encoding/json, HTML escaping off, so quotes, backslashes and control
+// characters grow.
+func payloadBytes(b []byte) int {
+	var n byteCount
+	enc := json.NewEncoder(&n)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(string(b)) // a string always encodes
+	return int(n) - len(`""`+"\n")
+}
+
+type byteCount int
+
+func (c *byteCount) Write(p []byte) (int, error) {
+	*c += byteCount(len(p))
+	return len(p), nil
+}
+
 // listQuery reads the filters of a listing.
 func listQuery(p params, device string) (eventstore.Query, bool, error) {
 	q := eventstore.Query{DeviceID: device}
 	var err error
 	if q.Types, err = p.types(10); err != nil {
 		return q, false, err
-	}
-	if device == "" && len(q.Types) == 0 {
-		return q, false, invalidParam("type", "required when listing across devices")
 	}
 	if q.From, q.To, err = p.timeRange(); err != nil {
 		return q, false, err
@@ -103,6 +157,9 @@ func listQuery(p params, device string) (eventstore.Query, bool, error) {
 			return q, false, invalidParam("severity", "must be info, warning, error or critical")
 		}
 		q.Severities = append(q.Severities, v)
+	}
+	if device == "" && len(q.Types) == 0 && !eventstore.AlarmsOnly(q.Severities) {
+		return q, false, invalidParam("type", "required when listing across devices, unless severity lists only warning, error or critical")
 	}
 	states, err := p.list("state", len(eventstore.States))
 	if err != nil {

@@ -190,7 +190,7 @@ type httpReq struct {
 	body               string
 }
 
-func (r httpReq) event(t *testing.T, requestID string) json.RawMessage {
+func (r httpReq) event(t testing.TB, requestID string) json.RawMessage {
 	t.Helper()
 	method, _, _ := strings.Cut(r.route, " ")
 	route, _ := routes.ByKey(r.route)

@@ -274,7 +274,8 @@ func (c *Client) ListPage(ctx context.Context, q ListQuery) (Page, error) {
 }
 
 // ListEvents returns the events q selects, fetching the pages as the loop
-// consumes them. An error ends the sequence:
+// consumes them, partial and empty ones included, until a page has no
+// token. An error ends the sequence:
 //
 //	for ev, err := range c.ListEvents(ctx, q) {
 //		if err != nil {

@@ -184,7 +184,8 @@ type putAnswer struct {
 // DeviceID is empty.
 type ListQuery struct {
 	// DeviceID limits the listing to one device; empty lists every device's
-	// events of the given Types.
+	// events of the given Types, or without Types the fleet's alarms (then
+	// Severities must list only warning, error or critical).
 	DeviceID string
 	// Types, at most 10.
 	Types []string
@@ -205,7 +206,9 @@ type ListQuery struct {
 type Page struct {
 	Events []Event `json:"events"`
 	// NextPageToken continues the listing (ListQuery.PageToken); empty on
-	// the last page.
+	// the last page, and only there: a page may hold fewer events than the
+	// limit, even none, and still have one (a request reads at most about
+	// 1 MB and answers at most 6 MB).
 	NextPageToken string `json:"nextPageToken"`
 }
 

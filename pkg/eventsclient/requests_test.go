@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -180,6 +183,9 @@ func TestDeleteEventsFollowsTheTokenUntilDone(t *testing.T) {
 		{"three calls delete 2005 events of a type", BulkDeleteQuery{Types: []string{"a", "b"}, From: from},
 			[]answer{{200, `{"deleted":1000,"nextPageToken":"t1"}`}, {200, `{"deleted":1000,"nextPageToken":"t2"}`}, {200, `{"deleted":5}`}}, 2005,
 			[]url.Values{{"type": {"a,b"}, "from": {"2026-11-01T00:00:00Z"}}, {"type": {"a,b"}, "from": {"2026-11-01T00:00:00Z"}, "pageToken": {"t1"}}, {"type": {"a,b"}, "from": {"2026-11-01T00:00:00Z"}, "pageToken": {"t2"}}}},
+		{"a call that read its budget and deleted none goes on", BulkDeleteQuery{Types: []string{"a"}},
+			[]answer{{200, `{"deleted":0,"nextPageToken":"t1"}`}, {200, `{"deleted":3}`}}, 3,
+			[]url.Values{{"type": {"a"}}, {"type": {"a"}, "pageToken": {"t1"}}}},
 		{"a dry run of everything counts", BulkDeleteQuery{All: true, DryRun: true},
 			[]answer{{200, `{"deleted":7,"dryRun":true}`}}, 7,
 			[]url.Values{{"all": {"true"}, "dryRun": {"true"}}}},
@@ -261,4 +267,43 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 	xb, _ := json.Marshal(x)
 	yb, _ := json.Marshal(y)
 	return bytes.Equal(xb, yb)
+}
+
+// TestListEventsFollowsPartialPages: a page may hold fewer events than the
+// limit, even none, and still carry a token; only its absence ends the
+// listing.
+func TestListEventsFollowsPartialPages(t *testing.T) {
+	page := func(events, token string) answer {
+		if token != "" {
+			token = `,"nextPageToken":"` + token + `","next":"/events?pageToken=` + token + `"`
+		}
+		return answer{200, `{"events":[` + events + `]` + token + `}`}
+	}
+	second := strings.Replace(eventJSON, "01JDB7Z6Q3N6V6ZJ8Y3W4K2M1T", "01JDB7Z6Q3N6V6ZJ8Y3W4K2M1S", 2)
+	rec := newRecorder(t, page("", "t1"), page(eventJSON, "t2"), page("", "t3"), page("", "t4"), page(second, ""))
+	c, _ := newTestClient(t, rec.url, StaticToken("tok"))
+	var ids []string
+	for ev, err := range c.ListEvents(context.Background(), ListQuery{Severities: []Severity{SeverityCritical}, Limit: 50}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, ev.ID)
+	}
+	if want := []string{"01JDB7Z6Q3N6V6ZJ8Y3W4K2M1T", "01JDB7Z6Q3N6V6ZJ8Y3W4K2M1S"}; !slices.Equal(ids, want) {
+		t.Fatalf("listed %v, want %v", ids, want)
+	}
+	reqs := rec.requests()
+	if len(reqs) != 5 {
+		t.Fatalf("%d requests, want 5", len(reqs))
+	}
+	for i, x := range reqs {
+		want := url.Values{"severity": {"critical"}, "limit": {"50"}}
+		if i > 0 {
+			want.Set("pageToken", fmt.Sprintf("t%d", i))
+		}
+		if x.req.URL.Path != "/events" || x.req.URL.Query().Encode() != want.Encode() {
+			t.Errorf("request %d: %s?%s, want /events?%s", i+1, x.req.URL.Path, x.req.URL.RawQuery, want.Encode())
+		}
+	}
+	rec.conforms(t)
 }

@@ -353,7 +353,7 @@ func (s *Store) readCounters(ctx context.Context, q AggregateQuery, first, last 
 		for _, pk := range src.ledger.sources {
 			g.Go(func() error {
 				lo, hi := sourceRange(pk, from, last)
-				more, err := s.queryCounters(gctx, pk, lo, hi, false, max(1, s.readBudget/len(src.ledger.sources)), func(c counterItem) {
+				more, err := s.queryCounters(gctx, pk, lo, hi, false, max(1, s.aggregateBudget/len(src.ledger.sources)), func(c counterItem) {
 					if src.types == nil || src.types[c.ref.sk[len(dayLayout):]] {
 						count(sourceDay(c.ref), c)
 					}

@@ -578,7 +578,7 @@ func TestAFirstReadOfANeverReadDeviceTakesAFewRequests(t *testing.T) {
 		}
 		clock.Add(24 * time.Hour)
 	}
-	s.readBudget, s.compactBudget = 20, 25
+	s.aggregateBudget, s.compactBudget = 20, 25
 	q := AggregateQuery{DeviceID: "d1", Interval: Day, From: start.AddDate(0, 0, -1), To: clock.Now().AddDate(0, 0, 1)}
 	answers := 0
 	for {

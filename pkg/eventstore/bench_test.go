@@ -209,6 +209,139 @@ func BenchmarkListPage100(b *testing.B) {
 	b.ReportMetric(read/float64(b.N), "RCU/op")
 }
 
+// BenchmarkList20k lists a table of two devices with 20 000 one-KB events
+// each, all of one type, written as single puts would spread them over the
+// shards:
+//
+//	robot-crit   19 990 info events and 10 critical ones (new)
+//	robot-alarm  18 990 info events, 1 000 resolved warnings and errors,
+//	             and 10 open warnings (new)
+//
+// None has the status "nomatch". The table is in a DynamoDB Local of its
+// own, stopped at the end: one that has held it writes the transactions of
+// other tables twenty times slower, even once the table is dropped, which
+// would distort the benchmarks that follow.
+func BenchmarkList20k(b *testing.B) {
+	ctx := context.Background()
+	local, err := dynamodblocal.Start(ctx, dynamodblocal.Options{})
+	if err != nil {
+		b.Fatalf("DynamoDB Local: %v", err)
+	}
+	defer local.Stop()
+	c, err := dynamodblocal.Client(ctx, local.Endpoint)
+	if err != nil {
+		b.Fatal(err)
+	}
+	table := "bench-list20k"
+	if err := dynamodblocal.CreateTable(ctx, c, tableDef, table); err != nil {
+		b.Fatal(err)
+	}
+	s := New(c, table, keepForever(Options{Now: fixedClock(t0)}))
+	start := time.Now()
+	var evs []Event
+	for i := range 20_000 {
+		at := t0.Add(-time.Duration(i) * 13 * time.Second)
+		crit := Event{DeviceID: "robot-crit", Type: "get-greengrass-configurations", Time: at, Status: "Failed", Text: oneKB}
+		alarm := crit
+		alarm.DeviceID, alarm.Time = "robot-alarm", at.Add(time.Second)
+		if i%2000 == 1000 {
+			crit.Severity = SeverityCritical
+			alarm.Severity = SeverityWarning
+		} else if i%20 == 7 {
+			alarm.Severity, alarm.State = []Severity{SeverityWarning, SeverityError}[i/20%2], StateResolved
+		}
+		evs = append(evs, crit, alarm)
+	}
+	seedEvents(b, s, evs)
+	b.Logf("seeded 40 000 events in %v", time.Since(start).Round(time.Millisecond))
+
+	// nomatch_device pages robot-crit's 20 000 events with a status filter
+	// that matches none, nomatch_fleet the 40 000 of the type across
+	// devices. An operation is one request; the requests go through the
+	// listing to its end (again from the start if b.N asks for more, and at
+	// least once whatever b.N). They report the most any one request read
+	// (RCU-max/request), and the requests and read units of a whole pass.
+	for _, tc := range []struct {
+		name string
+		q    Query
+	}{
+		{"nomatch_device", Query{DeviceID: "robot-crit"}},
+		{"nomatch_fleet", Query{Types: []string{"get-greengrass-configurations"}}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			most, requests, passes, total := 0.0, 0, 0, 0.0
+			q := tc.q
+			q.Status, q.Limit = "nomatch", DefaultLimit
+			for i := 0; i < b.N || passes == 0; i++ {
+				m := &Meter{}
+				page, err := s.List(WithMeter(context.Background(), m), q)
+				if err != nil || len(page.Events) != 0 {
+					b.Fatalf("List: %d events, %v; want none", len(page.Events), err)
+				}
+				read, _ := m.Units()
+				most = max(most, read)
+				if passes == 0 {
+					requests++
+					total += read
+				}
+				q.After = page.Next
+				if page.Next == "" {
+					passes++
+				}
+			}
+			b.ReportMetric(most, "RCU-max/request")
+			b.ReportMetric(float64(requests), "requests/pass")
+			b.ReportMetric(total, "RCU/pass")
+		})
+	}
+
+	// critical_of_20k and open_alarms_of_20k list the few events a
+	// selective filter picks (one page, to its end).
+	for _, tc := range []struct {
+		name string
+		q    Query
+	}{
+		{"critical_of_20k", Query{DeviceID: "robot-crit", Severities: []Severity{SeverityCritical}}},
+		{"open_alarms_of_20k", Query{DeviceID: "robot-alarm", Severities: []Severity{SeverityWarning, SeverityError, SeverityCritical},
+			States: []State{StateNew, StateAcknowledged}}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			q := tc.q
+			q.Limit = DefaultLimit
+			m := &Meter{}
+			ctx := WithMeter(context.Background(), m)
+			for range b.N {
+				page, err := s.List(ctx, q)
+				if err != nil || len(page.Events) != 10 || page.Next != "" {
+					b.Fatalf("List: %d events, next %q, %v; want the 10 and no next page", len(page.Events), page.Next, err)
+				}
+			}
+			read, _ := m.Units()
+			b.ReportMetric(read/float64(b.N), "RCU/op")
+		})
+	}
+
+	// fleet_page100 reads pages of 100 events of the type across devices,
+	// newest first: the first 20 pages in turn, each request on its own.
+	b.Run("fleet_page100", func(b *testing.B) {
+		m := &Meter{}
+		ctx := WithMeter(context.Background(), m)
+		q := Query{Types: []string{"get-greengrass-configurations"}, Limit: 100}
+		for i := range b.N {
+			if i%20 == 0 {
+				q.After = ""
+			}
+			page, err := s.List(ctx, q)
+			if err != nil || len(page.Events) != 100 {
+				b.Fatalf("List: %d events, %v", len(page.Events), err)
+			}
+			q.After = page.Next
+		}
+		read, _ := m.Units()
+		b.ReportMetric(read/float64(b.N), "RCU/op")
+	})
+}
+
 // The aggregate benchmarks read a year of counters as a device and a type
 // at DynamoDB's per-partition limit would leave them: every hour and every
 // split of every day holding a seven-digit count (eight digits across the

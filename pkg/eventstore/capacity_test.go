@@ -23,57 +23,6 @@ import (
 // TestItemSizeMatchesDynamoDBLocal checks the size rule against DynamoDB
 // Local's own figures for plain writes.
 
-// itemSize is an item's size by DynamoDB's rules: names and values in
-// UTF-8 bytes, numbers one byte per two significant digits plus one.
-func itemSize(item map[string]types.AttributeValue) int {
-	n := 0
-	for name, av := range item {
-		n += len(name) + avSize(av)
-	}
-	return n
-}
-
-func avSize(av types.AttributeValue) int {
-	switch v := av.(type) {
-	case *types.AttributeValueMemberS:
-		return len(v.Value)
-	case *types.AttributeValueMemberN:
-		return numberSize(v.Value)
-	case *types.AttributeValueMemberB:
-		return len(v.Value)
-	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
-		return 1
-	case *types.AttributeValueMemberL:
-		n := 3
-		for _, e := range v.Value {
-			n += 1 + avSize(e)
-		}
-		return n
-	case *types.AttributeValueMemberM:
-		n := 3
-		for k, e := range v.Value {
-			n += 1 + len(k) + avSize(e)
-		}
-		return n
-	case *types.AttributeValueMemberSS:
-		n := 0
-		for _, s := range v.Value {
-			n += len(s)
-		}
-		return n
-	}
-	panic(fmt.Sprintf("avSize: %T", av))
-}
-
-func numberSize(s string) int {
-	s = strings.TrimLeft(s, "-")
-	if i := strings.IndexAny(s, "eE"); i >= 0 {
-		s = s[:i]
-	}
-	digits := strings.Trim(strings.Replace(s, ".", "", 1), "0")
-	return (len(digits)+1)/2 + 1
-}
-
 func units(size, per int) float64 { return float64(max(1, (size+per-1)/per)) }
 
 // billed wraps the store's client and adds up what the service would bill
@@ -222,8 +171,10 @@ func (b *billed) add(factor float64, item map[string]types.AttributeValue) {
 	defer b.mu.Unlock()
 	size := itemSize(item)
 	b.write += factor * units(size, 1024)
-	if _, indexed := item[TypeIndexKey]; indexed {
-		b.write += units(size, 1024)
+	for _, key := range []string{TypeIndexKey, DeviceAlarmIndexKey, FleetAlarmIndexKey} {
+		if _, indexed := item[key]; indexed {
+			b.write += units(size, 1024)
+		}
 	}
 }
 

@@ -4,7 +4,8 @@
 //
 // # Items
 //
-//	event          pk D#<device>             sk <event id>          index gpk <type>#<shard>
+//	event          pk D#<device>             sk <event id>          index gpk <type>#<index shard>
+//	                                                                 alarms dapk <device>#<o|c>, fapk <o|c>#<index shard>
 //	delta          pk A#<hash(device)>       sk <yyyymmdd><hash(type)>
 //	per type       pk B#<hash(device)>       sk <hash(type)><yyyymmdd>
 //	device         pk C#<hash(device)>       sk <yyyymmdd>, and the watermark W
@@ -15,8 +16,13 @@
 //
 // An event id is a ULID whose time part is the event's time, so a device's
 // events sort by time and a time range is an id range. The type index
-// (TypeIndex) holds every event under "<type>#<shard>" for the fleet-wide
-// listing. Data is kept as its JSON text (see jsonObject).
+// (TypeIndex) holds every event under "<type>#<index shard>" for the
+// fleet-wide listing; the index shard (of IndexShards) is the counter shard
+// of the event's put (kept on the item as cs) modulo IndexShards. The alarm
+// indexes (DeviceAlarmIndex, FleetAlarmIndex) are sparse: only events of
+// severity warning and above carry their keys, open (new, acknowledged) and
+// closed (resolved) apart, and a patch of severity or state moves them.
+// Data is kept as its JSON text (see jsonObject).
 //
 // Counter items hold a count per UTC hour and per split point (counters.go).
 // A put or delete changes two of them in its transaction when the event's
@@ -34,6 +40,7 @@
 // # Cost per write (the service's billing, 1 KB events)
 //
 //	single event, recent day          7 WCU: event 2, type index 1, delta 2, fleet shard 2
+//	single alarm (warning and above)  +2 WCU: 1 in each alarm index
 //	single event, late day            9 WCU: event 2, type index 1, per type 2, device 2, roll-up 2
 //	an idempotency key               +2 WCU: its record, a put in the first transaction
 //	batch of 25, one device and type  3.16 WCU per event: 25×(2+1) + 2 + 2
@@ -63,15 +70,19 @@
 //   - one device takes about 500 one-KB events a second: its events share
 //     the partition D#<device> at 2 units each (and its deltas A#<hash> at
 //     2 units per transaction);
-//   - one type takes about 4 000 single-event puts a second across the
-//     fleet: its 8 fleet shards take 500 transactional updates a second
-//     each (25 times as many events in batches of 25, where a batch is one
-//     update), and each partition of the type index takes 1 000 one-KB
-//     events a second (4 000 with four index shards);
+//   - one type takes about 4 000 one-KB events a second across the fleet:
+//     its IndexShards (4) partitions of the type index take 1 000 a second
+//     each, batched or not, before the index's back-pressure throttles the
+//     table; its Shards (12) fleet shards take 500 transactional updates a
+//     second each, 6 000 single puts (far more in batches, where a batch is
+//     one update);
 //   - late events (two days old or more) of one type go to its one roll-up
 //     item per day: about 500 late puts a second per type, far more when
 //     batched (a batch is one update per type and day). A backfill beyond
 //     that is throttled and retried by the caller;
+//   - the fleet's open alarms take about 4 000 one-KB alarms a second (the
+//     fleet alarm index has IndexShards partitions per state), and one
+//     device's alarms what its events take;
 //   - the table takes what its on-demand capacity allows: a new on-demand
 //     table serves up to 4 000 write request units a second at once, and a
 //     single put costs the table 6 of them (the index's unit is the index's):
@@ -124,6 +135,14 @@
 // would cost twice as much.
 //
 // # Reads
+//
+// A device's listing is one Query over its partition (filters on type,
+// status, severity and state are filter expressions), or, for a severity
+// of warning and above, over its alarm partitions. The fleet listing reads
+// the IndexShards partitions of each type (or of the open and closed
+// alarms) in parallel and merges them by id. A listing request reads at
+// most about ReadBudget units (1 MB) and answers what it found with a
+// cursor at the last position it evaluated (query.go).
 //
 // An aggregate reads the watermark of its device or type (half a unit),
 // then in parallel the folded items of its days and the sources of the

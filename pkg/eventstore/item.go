@@ -35,6 +35,14 @@ type eventItem struct {
 	Version int64       `dynamodbav:"version"`
 	Expires int64       `dynamodbav:"expiresAt,omitempty"`
 	Key     string      `dynamodbav:"idem,omitempty"`
+
+	// CounterShard is the fleet counter shard of the event's put; its
+	// index shards derive from it (indexShard).
+	CounterShard int `dynamodbav:"cs"`
+	// DeviceAlarmKey and FleetAlarmKey are the event's partition keys in
+	// the sparse alarm indexes, set on alarms only (see alarmKeys).
+	DeviceAlarmKey string `dynamodbav:"dapk,omitempty"`
+	FleetAlarmKey  string `dynamodbav:"fapk,omitempty"`
 }
 
 type updateItem struct {
@@ -69,7 +77,7 @@ func itemOf(e *Event, shard int, expires int64, key string) eventItem {
 	it := eventItem{
 		PK:       eventPK(e.DeviceID),
 		SK:       e.ID,
-		GPK:      typeIndexKey(e.Type, shard),
+		GPK:      TypeIndexPartition(e.Type, shard),
 		Type:     e.Type,
 		Created:  e.CreationTime.UnixMilli(),
 		Updated:  e.LastUpdated.UnixMilli(),
@@ -82,6 +90,8 @@ func itemOf(e *Event, shard int, expires int64, key string) eventItem {
 		Expires:  expires,
 		Key:      key,
 	}
+	it.CounterShard = shard
+	it.DeviceAlarmKey, it.FleetAlarmKey, _ = alarmKeys(e.DeviceID, e.Severity, e.State, shard)
 	if n := len(e.Updates); n > 0 {
 		u := e.Updates[n-1]
 		it.Last = &updateItem{Time: u.Time.UnixMilli(), By: u.By, Changes: u.Changes}

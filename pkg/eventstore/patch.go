@@ -146,15 +146,11 @@ func (s *Store) Patch(ctx context.Context, device, id string, p Patch) (Event, e
 // the item that differ are set, those that are gone are removed, and
 // nothing else is written.
 func (s *Store) update(ctx context.Context, it *eventItem, before, ev *Event) error {
-	shard, err := shardOfIndexKey(it.GPK)
+	old, err := attributevalue.MarshalMap(itemOf(before, it.CounterShard, it.Expires, it.Key))
 	if err != nil {
 		return err
 	}
-	old, err := attributevalue.MarshalMap(itemOf(before, shard, it.Expires, it.Key))
-	if err != nil {
-		return err
-	}
-	now, err := attributevalue.MarshalMap(itemOf(ev, shard, it.Expires, it.Key))
+	now, err := attributevalue.MarshalMap(itemOf(ev, it.CounterShard, it.Expires, it.Key))
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,7 +17,8 @@ import (
 // Query selects events, newest first unless Ascending.
 type Query struct {
 	// DeviceID selects one device's events. Empty means every device, and
-	// then Types is required (the type index is read).
+	// then Types is required unless Severities selects alarms only (see
+	// AlarmsOnly): that lists the fleet's alarms.
 	DeviceID   string
 	Types      []string
 	From, To   time.Time // [From, To); zero leaves that side open
@@ -25,15 +27,17 @@ type Query struct {
 	States     []State
 	Ascending  bool
 	Limit      int
-	// After continues a listing after the event with this id (the last one
-	// of the previous page).
+	// After continues a listing after this position: the Next of the
+	// previous page.
 	After string
 }
 
 // Page is one page of a listing.
 type Page struct {
 	Events []Event
-	// Next is the cursor for the next page (Query.After); empty on the last.
+	// Next is the cursor for the next page (Query.After); empty on the
+	// last. A page may hold fewer than Limit events, even none, and still
+	// have a Next: its request spent its read budget first.
 	Next string
 }
 
@@ -41,15 +45,39 @@ type Page struct {
 const (
 	MaxLimit     = 1000
 	DefaultLimit = 100
+	// ReadBudget is about how many read units one listing request spends:
+	// 128 eventually consistent units read 1 MB of items, what DynamoDB
+	// reads at most for one Query. A request that has spent it answers what
+	// it found, with a cursor to where it stopped reading.
+	ReadBudget = 128
 )
+
+// IsAlarm reports whether events of severity s are alarms (warning and
+// above), which the alarm indexes hold.
+func IsAlarm(s Severity) bool {
+	return s == SeverityWarning || s == SeverityError || s == SeverityCritical
+}
+
+// AlarmsOnly reports whether a severity filter selects alarms only. Such a
+// listing reads the sparse alarm indexes, and needs no type across
+// devices.
+func AlarmsOnly(severities []Severity) bool {
+	return len(severities) > 0 && !slices.ContainsFunc(severities, func(s Severity) bool { return !IsAlarm(s) })
+}
 
 // List returns one page of events.
 //
 // A device's events are one item collection sorted by id, and ids sort by
-// time, so a time range is a key range. Across devices, each type is read
-// from its Shards partitions of the type index in parallel and the streams
-// are merged by id. A page reads one event past its end to know whether
-// another page exists, so Next is never a cursor to an empty page.
+// time, so a time range is a key range. Alarms (a severity filter of
+// warning and above) are read from the sparse alarm indexes, open and
+// closed apart. Across devices, each type is read from its IndexShards
+// partitions of the type index, and the fleet's alarms from theirs in the
+// fleet alarm index, in parallel, and the streams are merged by id. Other
+// filters are filter expressions: DynamoDB reads the items they drop, so
+// a request stops after about ReadBudget read units and answers what it
+// found, with a Next where it stopped. A page otherwise reads one event
+// past its end to know whether another page exists, so a full page's Next
+// never leads to an empty page.
 func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 	items, next, err := s.listItems(ctx, q)
 	if err != nil {
@@ -66,8 +94,9 @@ func (s *Store) listItems(ctx context.Context, q Query) ([]*eventItem, string, e
 	if q.Limit <= 0 || q.Limit > MaxLimit {
 		return nil, "", &FieldError{"limit", fmt.Sprintf("must be 1 to %d", MaxLimit)}
 	}
-	if q.DeviceID == "" && len(q.Types) == 0 {
-		return nil, "", &FieldError{"type", "required when listing across devices"}
+	r, err := s.plan(q)
+	if err != nil {
+		return nil, "", err
 	}
 	lo, hi := idBounds(q.From, q.To)
 	if q.After != "" {
@@ -85,83 +114,106 @@ func (s *Store) listItems(ctx context.Context, q Query) ([]*eventItem, string, e
 	if lo > hi {
 		return nil, "", nil
 	}
-	streams, err := s.streams(q, lo, hi)
-	if err != nil {
-		return nil, "", err
+	for _, st := range r.streams {
+		st.lo, st.hi = lo, hi
 	}
-	items, err := merge(ctx, s, streams, q.Limit+1, q.Ascending)
-	if err != nil {
-		return nil, "", err
-	}
-	if len(items) > q.Limit {
-		return items[:q.Limit], items[q.Limit-1].SK, nil
-	}
-	return items, "", nil
+	return r.page(ctx, q.Limit)
 }
 
-// stream is one Query, read a page at a time as the merge needs it.
-type stream struct {
-	in   dynamodb.QueryInput
-	buf  []*eventItem
-	done bool
-}
-
-func (s *Store) streams(q Query, lo, hi string) ([]*stream, error) {
+// plan chooses the Queries of a listing: which table or index, which
+// partitions, and which filters.
+//
+// A device and type (or status) stay filter expressions over the device's
+// events: an index that spared them would add a write unit to every event.
+// Alarms of a type across devices are read from the fleet alarm index with
+// a type filter rather than from the type index with a severity filter:
+// alarms are the exception, so the sparse index is the smaller read for
+// all but types that are mostly alarms.
+func (s *Store) plan(q Query) (*reader, error) {
+	r := &reader{s: s, asc: q.Ascending, budget: s.readBudget, keyName: PartitionKey}
+	var partitions []string
 	var filters []expression.ConditionBuilder
-	if q.DeviceID != "" && len(q.Types) > 0 {
-		filters = append(filters, in("type", q.Types))
+	alarms := AlarmsOnly(q.Severities)
+	switch {
+	case alarms:
+		parts, stateFilter := alarmPartitions(q.States)
+		if q.DeviceID != "" {
+			r.index, r.keyName = aws.String(DeviceAlarmIndex), DeviceAlarmIndexKey
+			for _, p := range parts {
+				partitions = append(partitions, deviceAlarmKey(q.DeviceID, p))
+			}
+		} else {
+			r.index, r.keyName = aws.String(FleetAlarmIndex), FleetAlarmIndexKey
+			for _, p := range parts {
+				for shard := range IndexShards {
+					partitions = append(partitions, fleetAlarmKey(p, shard))
+				}
+			}
+		}
+		if len(q.Types) > 0 {
+			filters = append(filters, in("type", q.Types))
+		}
+		if !slices.Contains(q.Severities, SeverityWarning) || !slices.Contains(q.Severities, SeverityError) || !slices.Contains(q.Severities, SeverityCritical) {
+			filters = append(filters, in("severity", q.Severities))
+		}
+		if stateFilter {
+			filters = append(filters, in("state", q.States))
+		}
+	case q.DeviceID != "":
+		partitions = []string{eventPK(q.DeviceID)}
+		if len(q.Types) > 0 {
+			filters = append(filters, in("type", q.Types))
+		}
+	case len(q.Types) > 0:
+		r.index, r.keyName = aws.String(TypeIndex), TypeIndexKey
+		for _, t := range q.Types {
+			for shard := range IndexShards {
+				partitions = append(partitions, typeIndexKey(t, shard))
+			}
+		}
+	default:
+		return nil, &FieldError{"type", "required when listing across devices, unless severity lists alarms only (warning, error, critical)"}
 	}
 	if q.Status != "" {
 		filters = append(filters, expression.Name("status").Equal(expression.Value(q.Status)))
 	}
-	if len(q.Severities) > 0 {
-		filters = append(filters, in("severity", q.Severities))
-	}
-	if len(q.States) > 0 {
-		filters = append(filters, in("state", q.States))
-	}
-	build := func(pkName, pk string, index *string) (*stream, error) {
-		kc := expression.Key(pkName).Equal(expression.Value(pk)).
-			And(expression.Key(SortKey).Between(expression.Value(lo), expression.Value(hi)))
-		b := expression.NewBuilder().WithKeyCondition(kc)
-		if len(filters) == 1 {
-			b = b.WithFilter(filters[0])
-		} else if len(filters) > 1 {
-			b = b.WithFilter(expression.And(filters[0], filters[1], filters[2:]...))
+	if !alarms {
+		if len(q.Severities) > 0 {
+			filters = append(filters, in("severity", q.Severities))
 		}
-		expr, err := b.Build()
-		if err != nil {
-			return nil, fmt.Errorf("build query: %w", err)
-		}
-		return &stream{in: dynamodb.QueryInput{
-			TableName:                 aws.String(s.table),
-			IndexName:                 index,
-			KeyConditionExpression:    expr.KeyCondition(),
-			FilterExpression:          expr.Filter(),
-			ExpressionAttributeNames:  expr.Names(),
-			ExpressionAttributeValues: expr.Values(),
-			ScanIndexForward:          aws.Bool(q.Ascending),
-			ReturnConsumedCapacity:    types.ReturnConsumedCapacityIndexes,
-		}}, nil
-	}
-	if q.DeviceID != "" {
-		st, err := build(PartitionKey, eventPK(q.DeviceID), nil)
-		if err != nil {
-			return nil, err
-		}
-		return []*stream{st}, nil
-	}
-	var out []*stream
-	for _, t := range q.Types {
-		for shard := 0; shard < Shards; shard++ {
-			st, err := build(TypeIndexKey, typeIndexKey(t, shard), aws.String(TypeIndex))
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, st)
+		if len(q.States) > 0 {
+			filters = append(filters, in("state", q.States))
 		}
 	}
-	return out, nil
+	switch len(filters) {
+	case 0:
+	case 1:
+		r.filter = &filters[0]
+	default:
+		f := expression.And(filters[0], filters[1], filters[2:]...)
+		r.filter = &f
+	}
+	for _, pk := range partitions {
+		r.streams = append(r.streams, &stream{pk: pk})
+	}
+	return r, nil
+}
+
+// alarmPartitions returns the alarm partitions (open, closed) that hold the
+// given states, and whether a state filter must still tell apart the states
+// of one partition (new from acknowledged).
+func alarmPartitions(states []State) (parts []string, filter bool) {
+	if len(states) == 0 {
+		return []string{alarmOpen, alarmClosed}, false
+	}
+	isNew, acked := slices.Contains(states, StateNew), slices.Contains(states, StateAcknowledged)
+	if isNew || acked {
+		parts = append(parts, alarmOpen)
+	}
+	if slices.Contains(states, StateResolved) {
+		parts = append(parts, alarmClosed)
+	}
+	return parts, isNew != acked
 }
 
 func in[T ~string](name string, values []T) expression.ConditionBuilder {
@@ -175,90 +227,366 @@ func in[T ~string](name string, values []T) expression.ConditionBuilder {
 	return expression.Name(name).In(expression.Value(string(values[0])), ops...)
 }
 
-// fill reads until the stream has an event buffered or has ended.
-func (st *stream) fill(ctx context.Context, s *Store, limit int) error {
-	for len(st.buf) == 0 && !st.done {
-		st.in.Limit = aws.Int32(int32(min(max(limit, 2), MaxLimit)))
-		out, err := s.db.Query(ctx, &st.in)
-		if err != nil {
-			return classify(err)
+// stream is one partition's Queries, read as the merge needs them.
+type stream struct {
+	pk     string
+	lo, hi string       // the ids still to read, inclusive
+	buf    []*eventItem // read and matching, not yet taken
+	// seen is the id of the last item the stream has evaluated, whether
+	// the filter kept it or not: the stream holds nothing more before it in
+	// the listing's order.
+	seen string
+	done bool
+	// limit and until shape the next Query: at most limit items, and none
+	// past until (when set).
+	limit int
+	until string
+}
+
+// maxQueryLimit bounds the Limit of one Query; DynamoDB stops at 1 MB
+// anyway, which 32 768 items of the smallest events exceed.
+const maxQueryLimit = 1 << 15
+
+// reader merges the streams of one listing request by id, within the
+// request's read budget.
+//
+// A stream that has evaluated up to seen holds nothing unread before seen,
+// so an event may be taken once every unfinished stream has read up to it
+// (safe). When the budget is spent, every event before the frontier (the
+// least advanced of the unfinished streams' seen) has been taken, and the
+// frontier is where the next page goes on: the last evaluated position,
+// not only the last event returned, so that a filter that drops everything
+// still moves the listing forward. What a stream read past the frontier
+// is read again by the next page, so streams that lag behind the most
+// advanced one catch up before any reads further (their densities differ:
+// types of different rates, or chance).
+type reader struct {
+	s       *Store
+	index   *string
+	keyName string
+	filter  *expression.ConditionBuilder
+	asc     bool
+	streams []*stream
+	budget  float64
+	// used, scanned and matched add up the request's Queries: read units,
+	// items evaluated, and items the filter kept (of matchedBytes).
+	used             float64
+	scanned, matched int
+	matchedBytes     int
+}
+
+// page takes up to limit events.
+//
+// One stream reads one event ahead, so that a full last page has no
+// cursor. Merged streams do not: the extra event would cost each of them
+// its own read, and a full page's cursor leads to an empty one only when
+// the listing ends exactly there.
+func (r *reader) page(ctx context.Context, limit int) ([]*eventItem, string, error) {
+	want := limit
+	if len(r.streams) == 1 {
+		want++
+	}
+	var out []*eventItem
+	for {
+		out = r.take(out, want)
+		switch {
+		case len(out) > limit:
+			return out[:limit], out[limit-1].SK, nil
+		case len(out) == limit && r.exhausted():
+			return out, "", nil
+		case len(out) == limit && want == limit:
+			return out, out[limit-1].SK, nil
 		}
+		next := r.blocking()
+		if len(next) == 0 {
+			return out, "", nil // every stream read to its end
+		}
+		next = r.catchUp(next)
+		if !r.size(next, want-len(out)) {
+			return out, r.frontier(), nil
+		}
+		if err := r.read(ctx, next); err != nil {
+			return nil, "", err
+		}
+	}
+}
+
+// before reports whether id a comes before id b in the listing's order.
+func (r *reader) before(a, b string) bool {
+	if r.asc {
+		return a < b
+	}
+	return a > b
+}
+
+// head is the stream whose next buffered event comes first.
+func (r *reader) head() *stream {
+	var best *stream
+	for _, st := range r.streams {
+		if len(st.buf) > 0 && (best == nil || r.before(st.buf[0].SK, best.buf[0].SK)) {
+			best = st
+		}
+	}
+	return best
+}
+
+// safe reports whether every unfinished stream has read up to id.
+func (r *reader) safe(id string) bool {
+	for _, st := range r.streams {
+		if !st.done && (st.seen == "" || r.before(st.seen, id)) {
+			return false
+		}
+	}
+	return true
+}
+
+// take moves the safe events, in order, to out.
+func (r *reader) take(out []*eventItem, want int) []*eventItem {
+	for len(out) < want {
+		best := r.head()
+		if best == nil || !r.safe(best.buf[0].SK) {
+			break
+		}
+		out = append(out, best.buf[0])
+		best.buf = best.buf[1:]
+	}
+	return out
+}
+
+// blocking returns the unfinished streams that have not read up to the
+// next event buffered (all unfinished streams when none is).
+func (r *reader) blocking() []*stream {
+	var next string
+	if h := r.head(); h != nil {
+		next = h.buf[0].SK
+	}
+	var out []*stream
+	for _, st := range r.streams {
+		if !st.done && (next == "" || st.seen == "" || r.before(st.seen, next)) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// catchUp keeps, of the streams to read, those behind the most advanced
+// unfinished stream, and bounds their next Query at its position; when
+// none lags (or a stream has not been read yet), all are read unbounded.
+func (r *reader) catchUp(next []*stream) []*stream {
+	lead := ""
+	for _, st := range r.streams {
+		if st.done {
+			continue
+		}
+		if st.seen == "" {
+			lead = ""
+			break
+		}
+		if lead == "" || r.before(lead, st.seen) {
+			lead = st.seen
+		}
+	}
+	var behind []*stream
+	for _, st := range next {
+		st.until = ""
+		if lead != "" && r.before(st.seen, lead) {
+			st.until = lead
+			behind = append(behind, st)
+		}
+	}
+	if len(behind) == 0 {
+		return next
+	}
+	return behind
+}
+
+// frontier is the least advanced position of the unfinished streams.
+func (r *reader) frontier() string {
+	f := ""
+	for _, st := range r.streams {
+		if !st.done && (f == "" || r.before(st.seen, f)) {
+			f = st.seen
+		}
+	}
+	return f
+}
+
+// size sets the Limit of the next Query of each stream of next, for need
+// more events, and reports false when the budget left cannot pay for them.
+//
+// Each stream is asked for its share of what the page still needs, scaled
+// up by how many items the filter has dropped so far, and cut to what its
+// share of the budget left buys at the read units per item seen so far (a
+// Query costs at least half a unit and rounds up to 4 KB, hence the half
+// unit kept aside). Streams read side by side spend at most half of what
+// is left, so that the ones that lag behind can still catch up. The limit
+// is then raised to fill the 4 KB units it pays for anyway, at the size of
+// the items seen so far. The first
+// Queries of a request know no item size: they read the page's worth of
+// items, and DynamoDB's 1 MB per Query bounds what that costs.
+func (r *reader) size(next []*stream, need int) bool {
+	per := need
+	if open := r.unfinished(); open > 1 {
+		per = (need + open - 1) / open
+	}
+	if r.matched < r.scanned {
+		per = min(per*r.scanned/max(r.matched, 1), maxQueryLimit)
+	}
+	if r.scanned > 0 && r.used > 0 && !slices.ContainsFunc(next, func(st *stream) bool { return st.seen == "" }) {
+		perItem := r.used / float64(r.scanned)
+		share := (r.budget - r.used) / float64(len(next))
+		if len(next) > 1 && next[0].until == "" {
+			share /= 2
+		}
+		afford := (share - 0.5) / perItem
+		if afford < 1 {
+			return false
+		}
+		per = min(per, int(afford))
+	}
+	if size := r.itemBytes(); size > 0 {
+		// What the 4 KB units already paid for still holds.
+		per = max(per, (per*size+4095)/4096*4096/size)
+	}
+	per = min(max(per, 1), maxQueryLimit)
+	for _, st := range next {
+		st.limit = per
+	}
+	return true
+}
+
+// itemBytes estimates the size of the items read, from those the filter
+// kept or else from the units paid (which round up), or 0 before any read.
+func (r *reader) itemBytes() int {
+	switch {
+	case r.matched > 0:
+		return max(r.matchedBytes/r.matched, 1)
+	case r.scanned > 0:
+		return max(int(r.used*8192)/r.scanned, 1)
+	}
+	return 0
+}
+
+// exhausted reports whether every stream was read to its end and taken.
+func (r *reader) exhausted() bool {
+	return !slices.ContainsFunc(r.streams, func(st *stream) bool { return !st.done || len(st.buf) > 0 })
+}
+
+func (r *reader) unfinished() int {
+	n := 0
+	for _, st := range r.streams {
+		if !st.done {
+			n++
+		}
+	}
+	return n
+}
+
+// query builds a stream's next Query: the ids it has still to read, up
+// to until when set.
+func (r *reader) query(st *stream) (*dynamodb.QueryInput, error) {
+	lo, hi := st.lo, st.hi
+	if st.until != "" {
+		if r.asc {
+			hi = min(hi, st.until)
+		} else {
+			lo = max(lo, st.until)
+		}
+	}
+	kc := expression.Key(r.keyName).Equal(expression.Value(st.pk)).
+		And(expression.Key(SortKey).Between(expression.Value(lo), expression.Value(hi)))
+	b := expression.NewBuilder().WithKeyCondition(kc)
+	if r.filter != nil {
+		b = b.WithFilter(*r.filter)
+	}
+	expr, err := b.Build()
+	if err != nil {
+		return nil, fmt.Errorf("build query: %w", err)
+	}
+	return &dynamodb.QueryInput{
+		TableName:                 r.s.tableName,
+		IndexName:                 r.index,
+		KeyConditionExpression:    expr.KeyCondition(),
+		FilterExpression:          expr.Filter(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ScanIndexForward:          aws.Bool(r.asc),
+		Limit:                     aws.Int32(int32(st.limit)),
+		ReturnConsumedCapacity:    types.ReturnConsumedCapacityIndexes,
+	}, nil
+}
+
+// read runs the next Query of each stream of next, in parallel.
+func (r *reader) read(ctx context.Context, next []*stream) error {
+	outs := make([]*dynamodb.QueryOutput, len(next))
+	errs := make([]error, len(next))
+	var wg sync.WaitGroup
+	for i, st := range next {
+		in, err := r.query(st)
+		if err != nil {
+			return err
+		}
+		wg.Go(func() { outs[i], errs[i] = r.s.db.Query(ctx, in) })
+	}
+	wg.Wait()
+	for i, st := range next {
+		if errs[i] != nil {
+			return classify(errs[i])
+		}
+		out := outs[i]
 		meterRead(ctx, out.ConsumedCapacity)
+		if out.ConsumedCapacity != nil {
+			r.used += aws.ToFloat64(out.ConsumedCapacity.CapacityUnits)
+		}
+		r.scanned += int(out.ScannedCount)
+		r.matched += int(out.Count)
 		for _, av := range out.Items {
+			r.matchedBytes += itemSize(av)
 			it := &eventItem{}
 			if err := attributevalue.UnmarshalMap(av, it); err != nil {
 				return fmt.Errorf("decode event item: %w", err)
 			}
 			st.buf = append(st.buf, it)
 		}
-		st.in.ExclusiveStartKey = out.LastEvaluatedKey
-		st.done = out.LastEvaluatedKey == nil
+		if err := r.advance(st, out.LastEvaluatedKey); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// merge takes up to want events from the streams in id order.
-func merge(ctx context.Context, s *Store, streams []*stream, want int, asc bool) ([]*eventItem, error) {
-	var out []*eventItem
-	for len(out) < want {
-		need := want - len(out)
-		per := need
-		if len(streams) > 1 {
-			per = need/len(streams) + 2
+// advance moves a stream past what its last Query evaluated.
+func (r *reader) advance(st *stream, last map[string]types.AttributeValue) error {
+	switch {
+	case last != nil:
+		sk, ok := last[SortKey].(*types.AttributeValueMemberS)
+		if !ok {
+			return fmt.Errorf("query: last evaluated key without %s", SortKey)
 		}
-		var wg sync.WaitGroup
-		errs := make([]error, len(streams))
-		for i, st := range streams {
-			if len(st.buf) == 0 && !st.done {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					errs[i] = st.fill(ctx, s, per)
-				}()
-			}
-		}
-		wg.Wait()
-		for _, err := range errs {
-			if err != nil {
-				return nil, err
-			}
-		}
-		var best *stream
-		for _, st := range streams {
-			if len(st.buf) == 0 {
-				continue
-			}
-			if best == nil || (asc && st.buf[0].SK < best.buf[0].SK) || (!asc && st.buf[0].SK > best.buf[0].SK) {
-				best = st
-			}
-		}
-		if best == nil {
-			break
-		}
-		// Take from the best stream while it stays ahead of every other
-		// stream's head: one comparison per event instead of a refill check.
-		for len(best.buf) > 0 && len(out) < want {
-			head := best.buf[0]
-			ahead := true
-			for _, st := range streams {
-				if st == best {
-					continue
-				}
-				if len(st.buf) == 0 && !st.done {
-					ahead = false // unknown: this stream must be read first
-					break
-				}
-				if len(st.buf) > 0 && ((asc && st.buf[0].SK < head.SK) || (!asc && st.buf[0].SK > head.SK)) {
-					ahead = false
-					break
-				}
-			}
-			if !ahead {
-				break
-			}
-			out = append(out, head)
-			best.buf = best.buf[1:]
-		}
+		st.seen = sk.Value
+	case st.until != "" && r.before(st.until, r.end(st)):
+		st.seen = st.until // read up to until, not to the end
+	default:
+		st.done = true
+		return nil
 	}
-	return out, nil
+	if adj, ok := adjacentID(st.seen, r.asc); !ok {
+		st.done = true
+	} else if r.asc {
+		st.lo = adj
+	} else {
+		st.hi = adj
+	}
+	if st.lo > st.hi {
+		st.done = true
+	}
+	return nil
+}
+
+// end is the last id of a stream's range in the listing's order.
+func (r *reader) end(st *stream) string {
+	if r.asc {
+		return st.hi
+	}
+	return st.lo
 }

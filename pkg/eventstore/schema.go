@@ -17,14 +17,25 @@ const (
 	// table's sort key (the event id), and it projects every attribute.
 	TypeIndex    = "byType"
 	TypeIndexKey = "gpk"
+	// DeviceAlarmIndex and FleetAlarmIndex are the sparse indexes of the
+	// events of severity warning and above: partition keys
+	// DeviceAlarmIndexKey ("<device>#<o|c>": open or closed) and
+	// FleetAlarmIndexKey ("<o|c>#<index shard>"), sort key the event id,
+	// every attribute projected. Events below warning carry neither key
+	// and cost these indexes nothing.
+	DeviceAlarmIndex    = "byDeviceAlarm"
+	DeviceAlarmIndexKey = "dapk"
+	FleetAlarmIndex     = "byFleetAlarm"
+	FleetAlarmIndexKey  = "fapk"
 	// ExpiryAttribute holds the epoch second after which DynamoDB's TTL
 	// removes an event (its time plus the retention).
 	ExpiryAttribute = "expiresAt"
 )
 
 // CreateTableInput is the table definition for DynamoDB Local and tests:
-// on-demand with the type index, as the stack deploys it (no stream:
-// nothing consumes one). TTL is set separately (UpdateTimeToLive).
+// on-demand, with the type index and the alarm indexes, as the stack deploys
+// it (no stream: nothing consumes one). TTL is set separately
+// (UpdateTimeToLive).
 func CreateTableInput(table string) *dynamodb.CreateTableInput {
 	return &dynamodb.CreateTableInput{
 		TableName:   aws.String(table),
@@ -33,19 +44,31 @@ func CreateTableInput(table string) *dynamodb.CreateTableInput {
 			{AttributeName: aws.String(PartitionKey), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(SortKey), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(TypeIndexKey), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(DeviceAlarmIndexKey), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(FleetAlarmIndexKey), AttributeType: types.ScalarAttributeTypeS},
 		},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(PartitionKey), KeyType: types.KeyTypeHash},
 			{AttributeName: aws.String(SortKey), KeyType: types.KeyTypeRange},
 		},
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
-			IndexName: aws.String(TypeIndex),
-			KeySchema: []types.KeySchemaElement{
-				{AttributeName: aws.String(TypeIndexKey), KeyType: types.KeyTypeHash},
-				{AttributeName: aws.String(SortKey), KeyType: types.KeyTypeRange},
-			},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
-		}},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
+			index(TypeIndex, TypeIndexKey),
+			index(DeviceAlarmIndex, DeviceAlarmIndexKey),
+			index(FleetAlarmIndex, FleetAlarmIndexKey),
+		},
+	}
+}
+
+// index is a global secondary index on partitionKey and the event id that
+// projects every attribute.
+func index(name, partitionKey string) types.GlobalSecondaryIndex {
+	return types.GlobalSecondaryIndex{
+		IndexName: aws.String(name),
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(partitionKey), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(SortKey), KeyType: types.KeyTypeRange},
+		},
+		Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
 	}
 }
 

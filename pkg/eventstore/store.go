@@ -30,14 +30,16 @@ type Store struct {
 	table     string
 	retention time.Duration
 	now       func() time.Time
+	// readBudget is ReadBudget; tests lower it to page small tables.
+	readBudget float64
 
 	// tableName (&table) and newItem (the condition of an event's put) are
 	// shared by the inputs of the write path: the SDK only reads them.
 	tableName, newItem *string
 	exprs              *exprCache
-	// compactBudget is how many counter items a read may move, and
-	// readBudget how many uncompacted ones it may read.
-	compactBudget, readBudget int
+	// compactBudget is how many counter items an aggregate may move, and
+	// aggregateBudget how many uncompacted ones it may read.
+	compactBudget, aggregateBudget int
 }
 
 // Options tune a Store; the zero value is the contract's defaults.
@@ -53,7 +55,8 @@ type Options struct {
 func New(db dynamoDB, table string, opts Options) *Store {
 	s := &Store{db: db, table: table, retention: opts.Retention, now: opts.Now,
 		tableName: aws.String(table), newItem: aws.String("attribute_not_exists(pk)"),
-		exprs: &exprCache{m: map[string]cachedExpr{}}, compactBudget: defaultCompactBudget, readBudget: readBudgetItems}
+		exprs: &exprCache{m: map[string]cachedExpr{}}, readBudget: ReadBudget,
+		compactBudget: defaultCompactBudget, aggregateBudget: readBudgetItems}
 	if s.retention == 0 {
 		s.retention = DefaultRetention
 	}

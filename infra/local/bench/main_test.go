@@ -21,6 +21,10 @@ func TestSummaryReadsEveryFigureInOrder(t *testing.T) {
 BenchmarkPut/single-2         	      20	  23386362 ns/op	         7.000 WCU/event	         6.000 local-WCU/event
 BenchmarkPut/batch25-2                 	      20	  30161196 ns/op	         3.160 WCU/event	         0.2400 local-WCU/event
 BenchmarkListPage100-2                          	      20	   9438430 ns/op	        12.00 RCU/op
+BenchmarkList20k/nomatch_device-2         	      20	  30903469 ns/op	       127.5 RCU-max/request	      2323 RCU/pass	        19.00 requests/pass
+BenchmarkList20k/critical_of_20k-2  	      20	   1667862 ns/op	         1.500 RCU/op
+BenchmarkList20k/open_alarms_of_20k-2         	      20	   1393186 ns/op	         1.500 RCU/op
+BenchmarkList20k/fleet_page100-2                         	      20	   7794362 ns/op	        13.60 RCU/op
 BenchmarkAggregate/year_daily_utc-2             	      20	  77700603 ns/op	        12.50 RCU/op
 BenchmarkAggregate/day_hourly-2                 	      20	   1445795 ns/op	         1.000 RCU/op
 BenchmarkAggregate/fleet_year_daily-2           	      20	  77700603 ns/op	        13.50 RCU/op
@@ -28,6 +32,7 @@ BenchmarkAggregate/device_alltypes_year_50types-2	      20	  77700603 ns/op	    
 BenchmarkAggregateVsNaive-2                     	      20	 381457574 ns/op	       726.0 RCU-ratio	         0.5000 counter-RCU/op	       363.0 naive-RCU/op	        84.53 time-ratio
 BenchmarkPutOverhead-2   	      20	 227555726 ns/op	       167.8 api-puts/s	         1.120 overhead-ratio	       188.0 sdk-puts/s
 BenchmarkPutHandler-2   	    5000	     42702 ns/op	   17503 B/op	     195 allocs/op
+BenchmarkListAnswerSize-2   	       1	10268392343 ns/op	   5724409 max-bytes
 BenchmarkColdStart-2   	      21	  10013175 ns/op	         2.639 hello-ms	         5.090 put-event-ms	         1.929 ratio
 BenchmarkPatch/after_100_updates-2         	      20	  68191620 ns/op	         5.050 RCU/op	         3.000 WCU/op	         3.000 local-WCU/op
 BenchmarkPatch/after_100_updates_warning-2 	      20	  73367520 ns/op	         5.050 RCU/op	         3.000 WCU/op	         3.000 local-WCU/op
@@ -46,6 +51,10 @@ PASS
 put.single.wcu_per_event 7.000
 put.batch25.wcu_per_event 3.160
 list.page100.rcu 12.00
+list.nomatch_20k.rcu_max_per_request 127.5
+list.critical_of_20k.rcu 1.500
+list.open_alarms_of_20k.rcu 1.500
+list.fleet_page100.rcu 13.60
 aggregate.year_daily.rcu 12.50
 aggregate.day_hourly.rcu 1.000
 aggregate.fleet_year_daily.rcu 13.50
@@ -54,6 +63,7 @@ aggregate.naive_over_counter.rcu_ratio 726.0
 aggregate.naive_over_counter.time_ratio 84.53
 e2e.put.overhead_ratio 1.120
 handler.put.allocs_per_op 195
+response.max_bytes 5724409
 binary.max_bytes 700
 coldstart.ratio_vs_hello 1.929
 patch.wcu_after_100_updates 3.000

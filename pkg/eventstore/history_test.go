@@ -98,7 +98,8 @@ func TestAPatchWritesWhatChanged(t *testing.T) {
 	}{
 		{"a state", Patch{State: ptrTo(StateAcknowledged)}, []string{"state"}, nil},
 		{"a comment", comment(99), nil, nil},
-		{"a severity and a status", Patch{Severity: ptrTo(SeverityError), Status: ptrTo("Closed")}, []string{"severity", "status"}, nil},
+		// An error is an alarm: the event joins the alarm indexes.
+		{"a severity and a status", Patch{Severity: ptrTo(SeverityError), Status: ptrTo("Closed")}, []string{"dapk", "fapk", "severity", "status"}, nil},
 		{"data", Patch{Data: map[string]any{"temp": nil, "ok": true}}, []string{"data"}, nil},
 		{"text and status removed", Patch{Text: ptrTo(""), Status: ptrTo("")}, nil, []string{"status", "text"}},
 	}

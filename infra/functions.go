@@ -96,10 +96,14 @@ func newFunction(stack awscdk.Stack, c functionConfig) awslambda.Function {
 			Resources: jsii.Strings(*c.table.TableArn()),
 		}))
 	}
-	if len(access.IndexActions) > 0 {
+	if len(access.IndexActions) > 0 && len(access.Indexes) > 0 {
+		indexes := make([]string, len(access.Indexes))
+		for i, index := range access.Indexes {
+			indexes[i] = indexArn(c.table, index)
+		}
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions:   jsii.Strings(access.IndexActions...),
-			Resources: jsii.Strings(indexArn(c.table)),
+			Resources: jsii.Strings(indexes...),
 		}))
 	}
 	if access.PageTokenKey {

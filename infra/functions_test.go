@@ -180,7 +180,9 @@ func TestLeastPrivilege(t *testing.T) {
 	tmpl := configured(t).template
 	secretID, _ := onlyResourceOfType(t, tmpl, "AWS::SecretsManager::Secret")
 	tableArn := canon(getAttArn(TableLogicalID))
-	indexArn := canon(map[string]interface{}{"Fn::Join": []interface{}{"", []interface{}{getAttArn(TableLogicalID), "/index/" + eventstore.TypeIndex}}})
+	indexArn := func(index string) string {
+		return canon(map[string]interface{}{"Fn::Join": []interface{}{"", []interface{}{getAttArn(TableLogicalID), "/index/" + index}}})
+	}
 	secretArn := canon(ref(secretID))
 
 	for _, fn := range routes.Functions {
@@ -194,21 +196,26 @@ func TestLeastPrivilege(t *testing.T) {
 		stmts, managed := roleStatements(tmpl, roleID)
 		logsArn := canon(getAttArn(logGroupID(p["LoggingConfig"])))
 
-		t.Run(fn+"'s role may do exactly its routes.Permissions on the table and the index", func(t *testing.T) {
-			onTable, onIndex := []string{}, []string{}
+		t.Run(fn+"'s role may do exactly its routes.Permissions on the table and on each of its indexes", func(t *testing.T) {
+			onTable := []string{}
+			onIndex := map[string][]string{} // by index ARN
+			indexes := map[string]string{}   // index ARN to name
+			for _, index := range access.Indexes {
+				indexes[indexArn(index)] = index
+			}
 			for _, s := range stmts {
 				for _, a := range s.actions {
 					if !strings.HasPrefix(a, "dynamodb:") {
 						continue
 					}
 					for _, r := range s.resources {
-						switch r {
-						case tableArn:
+						switch _, isIndex := indexes[r]; {
+						case r == tableArn:
 							onTable = append(onTable, a)
-						case indexArn:
-							onIndex = append(onIndex, a)
+						case isIndex:
+							onIndex[r] = append(onIndex[r], a)
 						default:
-							t.Errorf("got %s on %s, want DynamoDB actions on the table and its index only", a, r)
+							t.Errorf("got %s on %s, want DynamoDB actions on the table and on %v only", a, r, nonNil(access.Indexes))
 						}
 					}
 				}
@@ -216,8 +223,10 @@ func TestLeastPrivilege(t *testing.T) {
 			if got, want := sorted(onTable), sorted(access.TableActions); !reflect.DeepEqual(got, want) {
 				t.Errorf("table actions: got %v, want %v", got, want)
 			}
-			if got, want := sorted(onIndex), sorted(access.IndexActions); !reflect.DeepEqual(got, want) {
-				t.Errorf("index actions: got %v, want %v", got, want)
+			for arn, index := range indexes {
+				if got, want := sorted(onIndex[arn]), sorted(access.IndexActions); !reflect.DeepEqual(got, want) {
+					t.Errorf("actions on index %s: got %v, want %v", index, got, want)
+				}
 			}
 		})
 
@@ -273,6 +282,26 @@ func TestLeastPrivilege(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("list-events may query the type index and both alarm indexes", func(t *testing.T) {
+		p := properties(mustResource(t, tmpl, FunctionLogicalID(routes.ListEvents), "AWS::Lambda::Function"))
+		att, _ := p["Role"].(map[string]interface{})["Fn::GetAtt"].([]interface{})
+		if len(att) != 2 {
+			t.Fatalf("Role: got %v, want the Arn of a role of the stack", p["Role"])
+		}
+		stmts, _ := roleStatements(tmpl, att[0].(string))
+		for _, index := range []string{eventstore.TypeIndex, "byDeviceAlarm", "byFleetAlarm"} {
+			found := false
+			for _, s := range stmts {
+				if s.effect == "Allow" && contains(s.actions, "dynamodb:Query") && contains(s.resources, indexArn(index)) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("got no dynamodb:Query on %s, want one", index)
+			}
+		}
+	})
 
 	t.Run("no IAM policy of the stack allows every action of a service", func(t *testing.T) {
 		var all []statement

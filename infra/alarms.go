@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
@@ -18,9 +19,10 @@ import (
 )
 
 // newAlarms sends a notification to an SNS topic (and email, when set)
-// when a function fails or is throttled, the API answers 5xx, or DynamoDB
-// throttles the table or its index, each at least once in 5 minutes.
-func newAlarms(stack awscdk.Stack, email string, functions map[string]awslambda.IFunction, api awsapigatewayv2.HttpApi, table awsdynamodb.TableV2) {
+// when a function fails or is throttled, an API (the registry's when not
+// nil) answers 5xx, or DynamoDB throttles the table or its index, each at
+// least once in 5 minutes.
+func newAlarms(stack awscdk.Stack, email string, functions map[string]awslambda.IFunction, api awsapigatewayv2.HttpApi, registry awsapigateway.RestApi, table awsdynamodb.TableV2) {
 	// CloudWatch cannot publish to a topic encrypted with the AWS managed
 	// aws/sns key, so the topic gets a customer managed key that lets it.
 	key := awskms.NewKey(stack, jsii.String("AlarmTopicKey"), &awskms.KeyProps{
@@ -92,6 +94,10 @@ func newAlarms(stack awscdk.Stack, email string, functions map[string]awslambda.
 	}
 	alarm("Api5xxAlarm", api.MetricServerError(sum),
 		"The HTTP API answered 5xx at least once in 5 minutes")
+	if registry != nil {
+		alarm("RegistryApi5xxAlarm", registry.MetricServerError(sum),
+			"The registry API answered 5xx at least once in 5 minutes")
+	}
 
 	// Throttling of the table and of its index; a throttled index write
 	// also throttles the table write that caused it.

@@ -24,10 +24,8 @@ const APILogicalID = "EventsApi"
 type httpAPIConfig struct {
 	name, description string
 	// routes are the routes served, each by the function of its Function
-	// field. A route's Scope, when set, is required of the caller's token
-	// (JWT authorizers only; an IAM or Lambda authorizer takes none).
-	routes    []routes.Route
-	functions map[string]awslambda.IFunction
+	// field. A route's Scope, when set, is required of the caller's token.
+	routes []routes.Route
 	// authorizer guards every route.
 	authorizer awsapigatewayv2.IHttpRouteAuthorizer
 	// corsOrigins, when set, get a CORS configuration for the routes'
@@ -38,13 +36,17 @@ type httpAPIConfig struct {
 	throttle awsapigatewayv2.ThrottleSettings
 }
 
-// newHTTPAPI builds an HTTP API called id (also its logical id) in scope:
-// its $default stage, throttled and logging every request as JSON, and one
-// route per entry of c.routes, each behind c.authorizer and integrated with
-// its function as a Lambda proxy (payload 2.0). A second API of the stack
-// passes a scope of its own, in which the ids of its stage and log group
-// are its own too.
-func newHTTPAPI(scope constructs.Construct, id string, c httpAPIConfig) (awsapigatewayv2.HttpApi, awsapigatewayv2.HttpStage) {
+// httpAPI is an HTTP API and its stage. Its routes are added by addRoutes
+// once the functions exist: the functions' environment names the API.
+type httpAPI struct {
+	api   awsapigatewayv2.HttpApi
+	stage awsapigatewayv2.HttpStage
+	c     httpAPIConfig
+}
+
+// newHTTPAPI builds an HTTP API called id (also its logical id) in scope
+// and its $default stage, throttled and logging every request as JSON.
+func newHTTPAPI(scope constructs.Construct, id string, c httpAPIConfig) *httpAPI {
 	var cors *awsapigatewayv2.CorsPreflightOptions
 	if len(c.corsOrigins) > 0 {
 		cors = &awsapigatewayv2.CorsPreflightOptions{
@@ -74,36 +76,41 @@ func newHTTPAPI(scope constructs.Construct, id string, c httpAPIConfig) (awsapig
 		Throttle:   &throttle,
 		AccessLogSettings: &accessLogSettings{
 			destination: awsapigatewayv2.NewLogGroupLogDestination(accessLogs),
-			format:      awsapigateway.AccessLogFormat_Custom(jsii.String(accessLogFormat())),
+			format:      awsapigateway.AccessLogFormat_Custom(jsii.String(httpAccessLogFormat())),
 		},
 	})
+	return &httpAPI{api: api, stage: stage, c: c}
+}
 
+// addRoutes adds one route per entry of the config's routes, each behind
+// its authorizer and integrated with its function as a Lambda proxy
+// (payload 2.0).
+func (a *httpAPI) addRoutes(functions map[string]awslambda.IFunction) {
 	// One integration per function: an integration belongs to one API.
 	integrations := map[string]awsapigatewayv2integrations.HttpLambdaIntegration{}
-	for _, r := range c.routes {
+	for _, r := range a.c.routes {
 		if _, ok := integrations[r.Function]; ok {
 			continue
 		}
 		integrations[r.Function] = awsapigatewayv2integrations.NewHttpLambdaIntegration(
-			jsii.String(camel(r.Function)+"Integration"), c.functions[r.Function],
+			jsii.String(camel(r.Function)+"Integration"), functions[r.Function],
 			&awsapigatewayv2integrations.HttpLambdaIntegrationProps{
 				PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
 			})
 	}
-	for _, r := range c.routes {
+	for _, r := range a.c.routes {
 		var scopes *[]*string
 		if r.Scope != "" {
 			scopes = jsii.Strings(r.Scope)
 		}
-		api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
+		a.api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
 			Path:                jsii.String(r.Path),
 			Methods:             &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(r.Method)},
 			Integration:         integrations[r.Function],
-			Authorizer:          c.authorizer,
+			Authorizer:          a.c.authorizer,
 			AuthorizationScopes: scopes,
 		})
 	}
-	return api, stage
 }
 
 // stageThrottle is the stage throttling of the props, defaults filled in.
@@ -181,15 +188,38 @@ type accessLogSettings struct {
 func (s *accessLogSettings) Destination() awsapigatewayv2.IAccessLogDestination { return s.destination }
 func (s *accessLogSettings) Format() awsapigateway.AccessLogFormat              { return s.format }
 
-// accessLogFormat is one JSON object per request, with the variables HTTP
-// APIs support (REST-only ones such as $context.identity.caller are not).
-func accessLogFormat() string {
+// httpAccessLogFormat is one JSON object per request, with the variables
+// HTTP APIs support (REST-only ones such as $context.identity.caller are
+// not).
+func httpAccessLogFormat() string {
+	return accessLogFormat(map[string]string{
+		"routeKey":        "$context.routeKey",
+		"authorizerError": "$context.authorizer.error",
+		"sub":             "$context.authorizer.claims.sub",
+	})
+}
+
+// restAccessLogFormat is one JSON object per request of a REST API: who
+// called (the IAM caller of a signed request) and through which VPC
+// endpoint (a private API's), with the variables REST APIs support.
+func restAccessLogFormat() string {
+	return accessLogFormat(map[string]string{
+		"httpMethod":   "$context.httpMethod",
+		"resourcePath": "$context.resourcePath",
+		"caller":       "$context.identity.caller",
+		"userArn":      "$context.identity.userArn",
+		"vpceId":       "$context.identity.vpceId",
+	})
+}
+
+// accessLogFormat is the fields both kinds of API log, and extra, as one
+// JSON object.
+func accessLogFormat(extra map[string]string) string {
 	fields := map[string]string{
 		"requestId":          "$context.requestId",
 		"ip":                 "$context.identity.sourceIp",
 		"userAgent":          "$context.identity.userAgent",
 		"requestTime":        "$context.requestTime",
-		"routeKey":           "$context.routeKey",
 		"path":               "$context.path",
 		"status":             "$context.status",
 		"protocol":           "$context.protocol",
@@ -197,9 +227,10 @@ func accessLogFormat() string {
 		"responseLatency":    "$context.responseLatency",
 		"integrationLatency": "$context.integrationLatency",
 		"integrationError":   "$context.integrationErrorMessage",
-		"authorizerError":    "$context.authorizer.error",
 		"errorMessage":       "$context.error.message",
-		"sub":                "$context.authorizer.claims.sub",
+	}
+	for k, v := range extra {
+		fields[k] = v
 	}
 	b, err := json.Marshal(fields)
 	if err != nil {

@@ -3,16 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"testing"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/constructs-go/constructs/v10"
-	"github.com/aws/jsii-runtime-go"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
@@ -28,7 +21,7 @@ func TestRoutes(t *testing.T) {
 		byKey[key] = r
 	}
 
-	for _, rt := range routes.All {
+	for _, rt := range routes.ForAPI(routes.Events) {
 		t.Run(rt.Key()+" requires a JWT with exactly "+rt.Scope+" and calls "+rt.Function, func(t *testing.T) {
 			r, ok := byKey[rt.Key()]
 			if !ok {
@@ -68,10 +61,10 @@ func TestRoutes(t *testing.T) {
 		})
 	}
 
-	t.Run("no route exists that routes.All does not list", func(t *testing.T) {
+	t.Run("no route exists that is not one of routes.Events", func(t *testing.T) {
 		for key := range byKey {
-			if _, ok := routes.ByKey(key); !ok {
-				t.Errorf("got route %q, want only the routes of routes.All", key)
+			if r, ok := routes.ByKey(key); !ok || r.API != routes.Events {
+				t.Errorf("got route %q, want only the routes of routes.Events", key)
 			}
 		}
 	})
@@ -87,14 +80,14 @@ func TestRoutes(t *testing.T) {
 		}
 	})
 
-	t.Run("CORS allows the configured origins and the methods of routes.All", func(t *testing.T) {
+	t.Run("CORS allows the configured origins and the methods of routes.Events", func(t *testing.T) {
 		_, api := onlyResourceOfType(t, tmpl, "AWS::ApiGatewayV2::Api")
 		cors, _ := properties(api)["CorsConfiguration"].(map[string]interface{})
 		if got, want := stringList(cors["AllowOrigins"]), sorted(testCorsOrigins); !reflect.DeepEqual(got, want) {
 			t.Errorf("AllowOrigins: got %v, want %v", got, want)
 		}
 		methods := map[string]bool{}
-		for _, r := range routes.All {
+		for _, r := range routes.ForAPI(routes.Events) {
 			methods[r.Method] = true
 		}
 		var want []string
@@ -140,63 +133,4 @@ func stageThrottling(t *testing.T, tmpl map[string]interface{}) interface{} {
 	t.Helper()
 	_, stage := onlyResourceOfType(t, tmpl, "AWS::ApiGatewayV2::Stage")
 	return properties(stage)["DefaultRouteSettings"]
-}
-
-func TestHTTPAPIReuse(t *testing.T) {
-	// A second API in the stack, as the registry-compatible one will be:
-	// its own routes and functions, IAM authorization, in a scope of its
-	// own.
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(fixtureRoot, "cdk.out.reuse"))})
-	stack := awscdk.NewStack(app, jsii.String("TwoApis"), nil)
-	fn := awslambda.NewFunction(stack, jsii.String("Fn"), &awslambda.FunctionProps{
-		Runtime: awslambda.Runtime_NODEJS_22_X(),
-		Handler: jsii.String("index.handler"),
-		Code:    awslambda.Code_FromInline(jsii.String("exports.handler = async () => ({})")),
-	})
-	functions := map[string]awslambda.IFunction{}
-	for _, name := range routes.Functions {
-		functions[name] = fn
-	}
-	newHTTPAPI(stack, APILogicalID, httpAPIConfig{
-		name: "events", routes: routes.All, functions: functions,
-		authorizer: awsapigatewayv2authorizers.NewHttpJwtAuthorizer(jsii.String("Jwt"), jsii.String("https://issuer.example.com"), &awsapigatewayv2authorizers.HttpJwtAuthorizerProps{JwtAudience: jsii.Strings("a")}),
-		throttle:   stageThrottle(&StackProps{}),
-	})
-	registryRoutes := []routes.Route{{Method: "GET", Path: "/v2/registry/{id}", Function: "registry"}}
-	newHTTPAPI(constructs.NewConstruct(stack, jsii.String("Registry")), "RegistryApi", httpAPIConfig{
-		name: "registry", routes: registryRoutes, functions: map[string]awslambda.IFunction{"registry": fn},
-		authorizer: awsapigatewayv2authorizers.NewHttpIamAuthorizer(),
-		throttle:   stageThrottle(&StackProps{}),
-	})
-	tmpl := *assertions.Template_FromStack(stack, nil).ToJSON()
-
-	t.Run("both APIs and their stages are in the stack", func(t *testing.T) {
-		mustResource(t, tmpl, APILogicalID, "AWS::ApiGatewayV2::Api")
-		mustResource(t, tmpl, "RegistryApi", "AWS::ApiGatewayV2::Api")
-		if got := len(resourcesOfType(tmpl, "AWS::ApiGatewayV2::Stage")); got != 2 {
-			t.Errorf("stages: got %d, want 2", got)
-		}
-	})
-	t.Run("the second API's route takes IAM authorization and no scopes", func(t *testing.T) {
-		var found bool
-		for _, r := range resourcesOfType(tmpl, "AWS::ApiGatewayV2::Route") {
-			p := properties(r)
-			if p["RouteKey"] != registryRoutes[0].Key() {
-				continue
-			}
-			found = true
-			if got := p["AuthorizationType"]; got != "AWS_IAM" {
-				t.Errorf("AuthorizationType: got %v, want AWS_IAM", got)
-			}
-			if got, ok := p["AuthorizationScopes"]; ok {
-				t.Errorf("AuthorizationScopes: got %v, want none", got)
-			}
-			if got, want := canon(p["ApiId"]), canon(ref("RegistryApi")); got != want {
-				t.Errorf("ApiId: got %s, want %s", got, want)
-			}
-		}
-		if !found {
-			t.Errorf("got no route %s, want one", registryRoutes[0].Key())
-		}
-	})
 }

@@ -58,10 +58,13 @@ func newPageTokenKey(stack awscdk.Stack) awssecretsmanager.Secret {
 
 // functionConfig is what newFunction builds one function from.
 type functionConfig struct {
-	name          string
-	sourceDir     string
-	table         awsdynamodb.TableV2
-	pageTokenKey  awssecretsmanager.Secret
+	name         string
+	sourceDir    string
+	table        awsdynamodb.TableV2
+	pageTokenKey awssecretsmanager.Secret
+	// apiIDs are the ids of the stack's APIs, whose events alone the
+	// function serves.
+	apiIDs        map[routes.API]string
 	retentionDays int
 	logRetention  awslogs.RetentionDays
 	// reserved is the function's reserved concurrency; 0 reserves none.
@@ -96,10 +99,14 @@ func newFunction(stack awscdk.Stack, c functionConfig) awslambda.Function {
 			Resources: jsii.Strings(*c.table.TableArn()),
 		}))
 	}
-	if len(access.IndexActions) > 0 {
+	if len(access.IndexActions) > 0 && len(access.Indexes) > 0 {
+		indexes := make([]string, len(access.Indexes))
+		for i, index := range access.Indexes {
+			indexes[i] = indexArn(c.table, index)
+		}
 		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions:   jsii.Strings(access.IndexActions...),
-			Resources: jsii.Strings(indexArn(c.table)),
+			Resources: jsii.Strings(indexes...),
 		}))
 	}
 	if access.PageTokenKey {
@@ -114,6 +121,7 @@ func newFunction(stack awscdk.Stack, c functionConfig) awslambda.Function {
 		Table:              *c.table.TableName(),
 		RetentionDays:      c.retentionDays,
 		PageTokenSecretARN: *c.pageTokenKey.SecretArn(),
+		APIIDs:             c.apiIDs,
 	})
 	if c.samLocal {
 		// Declared so that SAM's --env-vars may set it: SAM overrides only
@@ -124,6 +132,9 @@ func newFunction(stack awscdk.Stack, c functionConfig) awslambda.Function {
 			// No Secrets Manager under sam local: a key per instance.
 			env[routes.EnvPageTokenSecretARN] = ""
 		}
+		// sam local start-api gives its events an API id of its own:
+		// empty accepts any.
+		env[routes.EnvAPIIDs] = ""
 	}
 	vars := make(map[string]*string, len(env))
 	for k, v := range env {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -55,20 +56,21 @@ func TestFunctions(t *testing.T) {
 			}
 		})
 
-		t.Run(fn+"'s environment is exactly routes.Env, with the stack's table and secret", func(t *testing.T) {
+		t.Run(fn+"'s environment is exactly routes.Env, with the stack's table, secret and APIs", func(t *testing.T) {
 			// routes.Env with placeholders, which the template must hold as
 			// references to the stack's resources.
 			placeholders := map[string]interface{}{
-				"<table>":  ref(TableLogicalID),
-				"<secret>": ref(secretID),
+				"<table>":    ref(TableLogicalID),
+				"<secret>":   ref(secretID),
+				"<events>":   ref(APILogicalID),
+				"<registry>": ref(RegistryAPILogicalID),
 			}
 			want := map[string]interface{}{}
-			for k, v := range routes.Env(fn, routes.Settings{Table: "<table>", RetentionDays: testRetentionDays, PageTokenSecretARN: "<secret>"}) {
-				if r, ok := placeholders[v]; ok {
-					want[k] = r
-				} else {
-					want[k] = v
-				}
+			for k, v := range routes.Env(fn, routes.Settings{
+				Table: "<table>", RetentionDays: testRetentionDays, PageTokenSecretARN: "<secret>",
+				APIIDs: map[routes.API]string{routes.Events: "<events>", routes.Registry: "<registry>"},
+			}) {
+				want[k] = withRefs(v, placeholders)
 			}
 			if got, w := canon(environment(p)), canon(want); got != w {
 				t.Errorf("got %s, want %s", got, w)
@@ -102,6 +104,88 @@ func TestFunctions(t *testing.T) {
 			t.Errorf("got %s, want %s", got, want)
 		}
 	})
+}
+
+var placeholder = regexp.MustCompile(`<[a-z]+>`)
+
+// withRefs is s as the template holds it when s is built from the values
+// of placeholders: the value alone, or an Fn::Join of s's parts.
+func withRefs(s string, placeholders map[string]interface{}) interface{} {
+	var parts []interface{}
+	last := 0
+	for _, loc := range placeholder.FindAllStringIndex(s, -1) {
+		r, ok := placeholders[s[loc[0]:loc[1]]]
+		if !ok {
+			continue
+		}
+		if loc[0] > last {
+			parts = append(parts, s[last:loc[0]])
+		}
+		parts = append(parts, r)
+		last = loc[1]
+	}
+	if last < len(s) {
+		parts = append(parts, s[last:])
+	}
+	switch len(parts) {
+	case 0:
+		return ""
+	case 1:
+		return parts[0]
+	}
+	return map[string]interface{}{"Fn::Join": []interface{}{"", parts}}
+}
+
+func TestAPIIDs(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		fixture func(*testing.T) *fixture
+		want    map[string]string // API to the logical id of its API
+	}{
+		{"private registry API", configured, map[string]string{"events": APILogicalID, "registry": RegistryAPILogicalID}},
+		{"IAM registry API", fromContext, map[string]string{"events": APILogicalID, "registry": RegistryAPILogicalID}},
+		{"no registry API", defaults, map[string]string{"events": APILogicalID}},
+	} {
+		tmpl := c.fixture(t).template
+		for _, fn := range routes.Functions {
+			t.Run("with the "+c.name+" "+fn+"'s API_IDS names exactly the deployed APIs", func(t *testing.T) {
+				p := properties(mustResource(t, tmpl, FunctionLogicalID(fn), "AWS::Lambda::Function"))
+				got, err := apiIDRefs(environment(p)[routes.EnvAPIIDs])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, c.want) {
+					t.Errorf("got %v, want %v", got, c.want)
+				}
+			})
+		}
+	}
+}
+
+// apiIDRefs reads a template's API_IDS, an Fn::Join of "<api>=" and
+// {"Ref": <logical id>} separated by commas, into the logical id of each
+// API.
+func apiIDRefs(v interface{}) (map[string]string, error) {
+	join, _ := v.(map[string]interface{})["Fn::Join"].([]interface{})
+	if len(join) != 2 || join[0] != "" {
+		return nil, fmt.Errorf("got %s, want an Fn::Join of <api>= and refs", canon(v))
+	}
+	parts, _ := join[1].([]interface{})
+	out := map[string]string{}
+	for i := 0; i+1 < len(parts); i += 2 {
+		name, _ := parts[i].(string)
+		r, _ := parts[i+1].(map[string]interface{})
+		id, _ := r["Ref"].(string)
+		name = strings.TrimSuffix(strings.TrimPrefix(name, ","), "=")
+		if id == "" || name == "" {
+			return nil, fmt.Errorf("part %d: got %s, want <api>= and a Ref", i, canon(parts[i:i+2]))
+		}
+		out[name] = id
+	}
+	if len(parts)%2 != 0 {
+		return nil, fmt.Errorf("got %s, want pairs of <api>= and a Ref", canon(parts))
+	}
+	return out, nil
 }
 
 // environment returns a function's environment variables.
@@ -180,7 +264,9 @@ func TestLeastPrivilege(t *testing.T) {
 	tmpl := configured(t).template
 	secretID, _ := onlyResourceOfType(t, tmpl, "AWS::SecretsManager::Secret")
 	tableArn := canon(getAttArn(TableLogicalID))
-	indexArn := canon(map[string]interface{}{"Fn::Join": []interface{}{"", []interface{}{getAttArn(TableLogicalID), "/index/" + eventstore.TypeIndex}}})
+	indexArn := func(index string) string {
+		return canon(map[string]interface{}{"Fn::Join": []interface{}{"", []interface{}{getAttArn(TableLogicalID), "/index/" + index}}})
+	}
 	secretArn := canon(ref(secretID))
 
 	for _, fn := range routes.Functions {
@@ -194,21 +280,26 @@ func TestLeastPrivilege(t *testing.T) {
 		stmts, managed := roleStatements(tmpl, roleID)
 		logsArn := canon(getAttArn(logGroupID(p["LoggingConfig"])))
 
-		t.Run(fn+"'s role may do exactly its routes.Permissions on the table and the index", func(t *testing.T) {
-			onTable, onIndex := []string{}, []string{}
+		t.Run(fn+"'s role may do exactly its routes.Permissions on the table and on each of its indexes", func(t *testing.T) {
+			onTable := []string{}
+			onIndex := map[string][]string{} // by index ARN
+			indexes := map[string]string{}   // index ARN to name
+			for _, index := range access.Indexes {
+				indexes[indexArn(index)] = index
+			}
 			for _, s := range stmts {
 				for _, a := range s.actions {
 					if !strings.HasPrefix(a, "dynamodb:") {
 						continue
 					}
 					for _, r := range s.resources {
-						switch r {
-						case tableArn:
+						switch _, isIndex := indexes[r]; {
+						case r == tableArn:
 							onTable = append(onTable, a)
-						case indexArn:
-							onIndex = append(onIndex, a)
+						case isIndex:
+							onIndex[r] = append(onIndex[r], a)
 						default:
-							t.Errorf("got %s on %s, want DynamoDB actions on the table and its index only", a, r)
+							t.Errorf("got %s on %s, want DynamoDB actions on the table and on %v only", a, r, nonNil(access.Indexes))
 						}
 					}
 				}
@@ -216,8 +307,10 @@ func TestLeastPrivilege(t *testing.T) {
 			if got, want := sorted(onTable), sorted(access.TableActions); !reflect.DeepEqual(got, want) {
 				t.Errorf("table actions: got %v, want %v", got, want)
 			}
-			if got, want := sorted(onIndex), sorted(access.IndexActions); !reflect.DeepEqual(got, want) {
-				t.Errorf("index actions: got %v, want %v", got, want)
+			for arn, index := range indexes {
+				if got, want := sorted(onIndex[arn]), sorted(access.IndexActions); !reflect.DeepEqual(got, want) {
+					t.Errorf("actions on index %s: got %v, want %v", index, got, want)
+				}
 			}
 		})
 
@@ -274,6 +367,26 @@ func TestLeastPrivilege(t *testing.T) {
 		})
 	}
 
+	t.Run("list-events may query the type index and both alarm indexes", func(t *testing.T) {
+		p := properties(mustResource(t, tmpl, FunctionLogicalID(routes.ListEvents), "AWS::Lambda::Function"))
+		att, _ := p["Role"].(map[string]interface{})["Fn::GetAtt"].([]interface{})
+		if len(att) != 2 {
+			t.Fatalf("Role: got %v, want the Arn of a role of the stack", p["Role"])
+		}
+		stmts, _ := roleStatements(tmpl, att[0].(string))
+		for _, index := range []string{eventstore.TypeIndex, "byDeviceAlarm", "byFleetAlarm"} {
+			found := false
+			for _, s := range stmts {
+				if s.effect == "Allow" && contains(s.actions, "dynamodb:Query") && contains(s.resources, indexArn(index)) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("got no dynamodb:Query on %s, want one", index)
+			}
+		}
+	})
+
 	t.Run("no IAM policy of the stack allows every action of a service", func(t *testing.T) {
 		var all []statement
 		for _, p := range resourcesOfType(tmpl, "AWS::IAM::Policy") {
@@ -313,60 +426,132 @@ func logGroupID(loggingConfig interface{}) string {
 	return id
 }
 
-func TestDirectInvoke(t *testing.T) {
-	tmpl := configured(t).template
-	putEventArn := canon(getAttArn(FunctionLogicalID(routes.PutEvent)))
-
-	byPrincipal := map[string][]resource{}
-	for _, r := range resourcesOfType(tmpl, "AWS::Lambda::Permission") {
-		p := properties(r)
-		principal := fmt.Sprint(p["Principal"])
-		byPrincipal[principal] = append(byPrincipal[principal], r)
-	}
-
-	for _, arn := range testInvokers {
-		t.Run(arn+" may invoke put-event and nothing else", func(t *testing.T) {
-			perms := byPrincipal[arn]
-			if len(perms) != 1 {
-				t.Fatalf("permissions for %s: got %d, want 1", arn, len(perms))
+func TestInvokePermissions(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		fixture  func(*testing.T) *fixture
+		invokers []string
+		registry bool
+	}{
+		{"private registry API and two invokers", configured, testInvokers, true},
+		{"IAM registry API and one invoker", fromContext, testInvokers[:1], true},
+		{"defaults", defaults, nil, false},
+	} {
+		tmpl := c.fixture(t).template
+		perms := resourcesOfType(tmpl, "AWS::Lambda::Permission")
+		functionOf := map[string]string{} // logical id to function name
+		for _, fn := range routes.Functions {
+			functionOf[canon(getAttArn(FunctionLogicalID(fn)))] = fn
+		}
+		var registryStage string
+		if c.registry {
+			for id, r := range resourcesOfType(tmpl, "AWS::ApiGateway::Stage") {
+				if canon(properties(r)["RestApiId"]) == canon(ref(RegistryAPILogicalID)) {
+					registryStage = id
+				}
 			}
-			p := properties(perms[0])
-			if got := canon(p["FunctionName"]); got != putEventArn {
-				t.Errorf("FunctionName: got %s, want %s", got, putEventArn)
+		}
+
+		t.Run("with the "+c.name+" each invoke permission is API Gateway's for one route of this stack's APIs, or an invoker's for put-event", func(t *testing.T) {
+			byRoute := map[string]int{}
+			byInvoker := map[string]int{}
+			for id, r := range perms {
+				p := properties(r)
+				fn, ok := functionOf[canon(p["FunctionName"])]
+				if !ok {
+					t.Errorf("%s: FunctionName got %s, want a function of the stack", id, canon(p["FunctionName"]))
+					continue
+				}
+				if got := p["Action"]; got != "lambda:InvokeFunction" {
+					t.Errorf("%s: Action got %v, want lambda:InvokeFunction", id, got)
+				}
+				principal := fmt.Sprint(p["Principal"])
+				if principal != "apigateway.amazonaws.com" {
+					if !contains(c.invokers, principal) || fn != routes.PutEvent {
+						t.Errorf("%s: got %s allowed to invoke %s, want API Gateway, or an invoker role (%v) for put-event", id, principal, fn, c.invokers)
+					}
+					if _, ok := p["SourceArn"]; ok {
+						t.Errorf("%s: got a SourceArn for a role, want none", id)
+					}
+					byInvoker[principal]++
+					continue
+				}
+				route, err := routeOfSourceArn(p["SourceArn"], fn, registryStage)
+				if err != nil {
+					t.Errorf("%s: %v", id, err)
+					continue
+				}
+				byRoute[string(route.API)+" "+route.Key()]++
 			}
-			if got := p["Action"]; got != "lambda:InvokeFunction" {
-				t.Errorf("Action: got %v, want lambda:InvokeFunction", got)
+			for _, api := range routes.APIs {
+				if api == routes.Registry && !c.registry {
+					continue
+				}
+				for _, r := range routes.ForAPI(api) {
+					if n := byRoute[string(api)+" "+r.Key()]; n != 1 {
+						t.Errorf("%s %s: got %d API Gateway permissions, want 1", api, r.Key(), n)
+					}
+				}
+			}
+			for _, arn := range c.invokers {
+				if n := byInvoker[arn]; n != 1 {
+					t.Errorf("%s: got %d permissions, want 1 (on put-event)", arn, n)
+				}
 			}
 		})
 	}
+}
 
-	t.Run("every other invoke permission is API Gateway's, one per route, from this API", func(t *testing.T) {
-		for principal, perms := range byPrincipal {
-			if principal == "apigateway.amazonaws.com" {
-				continue
+// routeOfSourceArn is the route of one of the stack's APIs that function
+// fn serves whose invocations an API Gateway permission's SourceArn
+// matches: arn:<partition>:execute-api:<region>:<account>:<api>/ then, for
+// the HTTP API, */*<route path> (any stage and method, as
+// HttpLambdaIntegration scopes it), and for the registry's REST API,
+// <its stage>/<method><path with * for each parameter>.
+func routeOfSourceArn(arn interface{}, fn, registryStage string) (routes.Route, error) {
+	join, _ := arn.(map[string]interface{})["Fn::Join"].([]interface{})
+	if len(join) != 2 {
+		return routes.Route{}, fmt.Errorf("SourceArn: got %s, want an Fn::Join", canon(arn))
+	}
+	parts, _ := join[1].([]interface{})
+	prefix := []interface{}{"arn:", ref("AWS::Partition"), ":execute-api:", ref("AWS::Region"), ":", ref("AWS::AccountId"), ":"}
+	if len(parts) < len(prefix)+2 || canon(parts[:len(prefix)]) != canon(prefix) {
+		return routes.Route{}, fmt.Errorf("SourceArn: got %s, want an execute-api ARN of this account and region", canon(arn))
+	}
+	var rest strings.Builder
+	for _, part := range parts[len(prefix)+1:] {
+		switch part := part.(type) {
+		case string:
+			rest.WriteString(part)
+		default:
+			if registryStage == "" || canon(part) != canon(ref(registryStage)) {
+				return routes.Route{}, fmt.Errorf("SourceArn: got %s in the path, want only the registry API's stage", canon(part))
 			}
-			if !contains(testInvokers, principal) {
-				t.Errorf("got an invoke permission for %s (%d), want only the invoker roles and API Gateway", principal, len(perms))
-			}
+			rest.WriteString("<stage>")
 		}
-		apigw := byPrincipal["apigateway.amazonaws.com"]
-		if len(apigw) != len(routes.All) {
-			t.Errorf("API Gateway permissions: got %d, want %d (one per route)", len(apigw), len(routes.All))
+	}
+	var api routes.API
+	switch canon(parts[len(prefix)]) {
+	case canon(ref(APILogicalID)):
+		api = routes.Events
+	case canon(ref(RegistryAPILogicalID)):
+		api = routes.Registry
+	default:
+		return routes.Route{}, fmt.Errorf("SourceArn: got API %s, want %s or %s", canon(parts[len(prefix)]), APILogicalID, RegistryAPILogicalID)
+	}
+	for _, r := range routes.ForAPI(api) {
+		if r.Function != fn {
+			continue
 		}
-		for _, r := range apigw {
-			if src := canon(properties(r)["SourceArn"]); !strings.Contains(src, canon(ref(APILogicalID))) {
-				t.Errorf("SourceArn: got %s, want one scoped to %s", src, APILogicalID)
-			}
+		want := "/*/*" + r.Path
+		if api == routes.Registry {
+			want = "/<stage>/" + r.Method + regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(r.Path, "*")
 		}
-	})
-
-	t.Run("without invoker roles nobody but API Gateway may invoke a function", func(t *testing.T) {
-		for _, r := range resourcesOfType(defaults(t).template, "AWS::Lambda::Permission") {
-			if got := properties(r)["Principal"]; got != "apigateway.amazonaws.com" {
-				t.Errorf("Principal: got %v, want apigateway.amazonaws.com", got)
-			}
+		if rest.String() == want {
+			return r, nil
 		}
-	})
+	}
+	return routes.Route{}, fmt.Errorf("SourceArn: got %s%s, want the stage, method and path of a %s route of %s", canon(parts[len(prefix)]), rest.String(), api, fn)
 }
 
 func contains(list []string, s string) bool {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -19,6 +20,30 @@ import (
 var reviewedSuppressions = map[string]bool{
 	"AwsSolutions-SMG4": true, // the page-token key is rotated by redeploying
 	"AwsSolutions-IAM5": true, // X-Ray actions have no resource-level permissions
+	// The registry API (registry.go).
+	"AwsSolutions-APIG2": true, // the functions validate requests, in the contract's shape
+	"AwsSolutions-APIG3": true, // no WAF on an API reachable only privately or signed
+	"AwsSolutions-APIG4": true, // the private API is authorized by the network
+	"AwsSolutions-COG4":  true, // the registry's clients send no token
+	"AwsSolutions-IAM4":  true, // API Gateway's account logging role takes AWS's policy for it
+}
+
+// registrySuppressions are the rules suppressed on the registry API's
+// resources, by resource type, in each mode: the IAM API is authorized
+// (APIG4 holds).
+var registrySuppressions = map[RegistryMode]map[string][]string{
+	RegistryPrivate: {
+		"AWS::ApiGateway::RestApi": {"AwsSolutions-APIG2"},
+		"AWS::ApiGateway::Stage":   {"AwsSolutions-APIG3"},
+		"AWS::ApiGateway::Method":  {"AwsSolutions-APIG4", "AwsSolutions-COG4"},
+		"AWS::IAM::Role":           {"AwsSolutions-IAM4"},
+	},
+	RegistryIAM: {
+		"AWS::ApiGateway::RestApi": {"AwsSolutions-APIG2"},
+		"AWS::ApiGateway::Stage":   {"AwsSolutions-APIG3"},
+		"AWS::ApiGateway::Method":  {"AwsSolutions-COG4"},
+		"AWS::IAM::Role":           {"AwsSolutions-IAM4"},
+	},
 }
 
 func describe(msgs *[]*cxapi.SynthesisMessage) []string {
@@ -37,6 +62,7 @@ func TestNag(t *testing.T) {
 	}{
 		{"configured", configured},
 		{"default", defaults},
+		{"context-configured", fromContext},
 	} {
 		t.Run("the AwsSolutions pack finds no unsuppressed error in the "+c.name+" stack", func(t *testing.T) {
 			found := assertions.Annotations_FromStack(c.fixture(t).stack).FindError(jsii.String("*"), aws)
@@ -74,6 +100,11 @@ func TestNag(t *testing.T) {
 						t.Errorf("%s: IAM5 applies_to: got %s, want %s (the X-Ray statement only)", id, got, want)
 					}
 				}
+				if rid == "AwsSolutions-IAM4" {
+					if got, want := stringList(m["applies_to"]), []string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}; !reflect.DeepEqual(got, want) {
+						t.Errorf("%s: IAM4 applies_to: got %s, want %s (API Gateway's logging policy only)", id, got, want)
+					}
+				}
 			}
 		}
 		want := map[string]bool{}
@@ -84,6 +115,42 @@ func TestNag(t *testing.T) {
 			t.Errorf("suppressed rules: got %v, want %v (drop a listed one that is no longer needed)", seen, want)
 		}
 	})
+
+	for _, c := range []struct {
+		mode    RegistryMode
+		fixture func(*testing.T) *fixture
+	}{
+		{RegistryPrivate, configured},
+		{RegistryIAM, fromContext},
+	} {
+		t.Run("the "+string(c.mode)+" registry API suppresses exactly its reviewed rules, each on its own resources", func(t *testing.T) {
+			got := map[string][]string{}
+			for id, r := range resources(c.fixture(t).template) {
+				meta, _ := r["Metadata"].(map[string]interface{})
+				nag, _ := meta["cdk_nag"].(map[string]interface{})
+				rules, _ := nag["rules_to_suppress"].([]interface{})
+				for _, rule := range rules {
+					rid, _ := rule.(map[string]interface{})["id"].(string)
+					if rid == "AwsSolutions-SMG4" || rid == "AwsSolutions-IAM5" {
+						continue // the stack's own, checked above
+					}
+					typ := fmt.Sprint(r["Type"])
+					if !contains(got[typ], rid) {
+						got[typ] = append(got[typ], rid)
+					}
+					if typ != "AWS::IAM::Role" && !strings.HasPrefix(id, RegistryAPILogicalID) {
+						t.Errorf("%s: got %s suppressed, want registry API resources only", id, rid)
+					}
+				}
+			}
+			for typ := range got {
+				got[typ] = sorted(got[typ])
+			}
+			if want := registrySuppressions[c.mode]; !reflect.DeepEqual(got, want) {
+				t.Errorf("got %v, want %v", got, want)
+			}
+		})
+	}
 
 	t.Run("an unsuppressed finding fails the synthesis as main runs it", func(t *testing.T) {
 		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(fixtureRoot, "cdk.out.nag"))})

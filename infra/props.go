@@ -84,6 +84,17 @@ type StackProps struct {
 	// second; requests above them are throttled (and alarmed). 0: no cap.
 	MaxReadRequestUnits  int
 	MaxWriteRequestUnits int
+	// RegistryAPI deploys the DeLaval registry's own API (the routes of
+	// routes.Registry, served by the same functions) as a REST API that is
+	// never public without authentication: RegistryPrivate (reachable only
+	// through RegistryVPCEndpointIDs) or RegistryIAM (every request
+	// SigV4-signed). Empty: no registry API.
+	RegistryAPI RegistryMode
+	// RegistryVPCEndpointIDs are the interface VPC endpoints of the
+	// execute-api service (vpce-...) a private registry API is reached
+	// through, and the only way in. Required with RegistryPrivate, refused
+	// otherwise.
+	RegistryVPCEndpointIDs []string
 	// SAMLocal synthesizes the template for `sam local` only, never to be
 	// deployed: the functions also declare an empty
 	// AWS_ENDPOINT_URL_DYNAMODB, which SAM's --env-vars may then set (it
@@ -93,7 +104,11 @@ type StackProps struct {
 	SAMLocal bool
 }
 
-var roleArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$`)
+var (
+	roleArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$`)
+	// vpcEndpointPattern is the shape of a VPC endpoint id.
+	vpcEndpointPattern = regexp.MustCompile(`^vpce-[0-9a-f]{8,17}$`)
+)
 
 // Validate reports the first prop the stack cannot be built with. Errors
 // name the prop by its CDK context key.
@@ -139,6 +154,30 @@ func (p *StackProps) Validate() error {
 	if p.MaxWriteRequestUnits < 0 {
 		return fmt.Errorf("maxWriteRequestUnits: got %d, want 0 (no cap) or more", p.MaxWriteRequestUnits)
 	}
+	return p.validateRegistry()
+}
+
+// validateRegistry refuses a registry API that would be open, or that is
+// not what its props say: endpoint ids without the private mode would
+// read as a private API that is not one.
+func (p *StackProps) validateRegistry() error {
+	switch p.RegistryAPI {
+	case "", RegistryIAM:
+		if len(p.RegistryVPCEndpointIDs) > 0 {
+			return fmt.Errorf("registryVpcEndpointIds: got %v with registryApi=%q, want them only with registryApi=%s", p.RegistryVPCEndpointIDs, p.RegistryAPI, RegistryPrivate)
+		}
+	case RegistryPrivate:
+		if len(p.RegistryVPCEndpointIDs) == 0 {
+			return fmt.Errorf("registryVpcEndpointIds: got none, want the execute-api VPC endpoints (vpce-...) the private registry API is reached through")
+		}
+		for _, id := range p.RegistryVPCEndpointIDs {
+			if !vpcEndpointPattern.MatchString(id) {
+				return fmt.Errorf("registryVpcEndpointIds: %q is not a VPC endpoint id (vpce-<hex>)", id)
+			}
+		}
+	default:
+		return fmt.Errorf("registryApi: got %q, want %s, %s or none (no registry API)", p.RegistryAPI, RegistryPrivate, RegistryIAM)
+	}
 	return nil
 }
 
@@ -168,6 +207,8 @@ func PropsFromContext(node constructs.Node) (*StackProps, error) {
 		AlarmEmail:              contextString(node, "alarmEmail"),
 		CorsOrigins:             contextList(node, "corsOrigins"),
 		PutEventInvokerRoleArns: contextList(node, "putEventInvokerRoleArns"),
+		RegistryAPI:             RegistryMode(contextString(node, "registryApi")),
+		RegistryVPCEndpointIDs:  contextList(node, "registryVpcEndpointIds"),
 	}
 	var err error
 	if p.RetentionDays, err = contextInt(node, "retentionDays"); err != nil {

@@ -30,6 +30,8 @@ func TestPropsFromContext(t *testing.T) {
 			"reservedConcurrency":     "put-event=50, list-events=20",
 			"maxReadRequestUnits":     "3000",
 			"maxWriteRequestUnits":    "1000",
+			"registryApi":             "private",
+			"registryVpcEndpointIds":  testVPCEndpoints[0] + ", " + testVPCEndpoints[1],
 			"samLocal":                "true",
 		}).Node())
 		if err != nil {
@@ -48,6 +50,8 @@ func TestPropsFromContext(t *testing.T) {
 			ReservedConcurrency:     map[string]int{routes.PutEvent: 50, routes.ListEvents: 20},
 			MaxReadRequestUnits:     3000,
 			MaxWriteRequestUnits:    1000,
+			RegistryAPI:             RegistryPrivate,
+			RegistryVPCEndpointIDs:  testVPCEndpoints,
 			SAMLocal:                true,
 		}
 		if !reflect.DeepEqual(p, want) {
@@ -62,6 +66,8 @@ func TestPropsFromContext(t *testing.T) {
 			"putEventInvokerRoleArns": []interface{}{testInvokers[0]},
 			"throttleRateLimit":       float64(100),
 			"reservedConcurrency":     map[string]interface{}{"put-event": float64(7)},
+			"registryApi":             "private",
+			"registryVpcEndpointIds":  []interface{}{testVPCEndpoints[1]},
 			"samLocal":                false,
 		}).Node())
 		if err != nil {
@@ -76,6 +82,8 @@ func TestPropsFromContext(t *testing.T) {
 			{"PutEventInvokerRoleArns", p.PutEventInvokerRoleArns, []string{testInvokers[0]}},
 			{"ThrottleRateLimit", p.ThrottleRateLimit, 100.0},
 			{"ReservedConcurrency", p.ReservedConcurrency, map[string]int{routes.PutEvent: 7}},
+			{"RegistryAPI", p.RegistryAPI, RegistryPrivate},
+			{"RegistryVPCEndpointIDs", p.RegistryVPCEndpointIDs, []string{testVPCEndpoints[1]}},
 			{"SAMLocal", p.SAMLocal, false},
 		} {
 			if !reflect.DeepEqual(c.got, c.want) {
@@ -97,6 +105,9 @@ func TestPropsFromContext(t *testing.T) {
 	for _, c := range []struct {
 		key, value string
 	}{
+		{"registryApi", "public"},
+		{"registryApi", "PRIVATE"},
+		{"registryVpcEndpointIds", "endpoint-1"},
 		{"retentionDays", "-1"},
 		{"retentionDays", "ninety"},
 		{"logRetentionDays", "8"},
@@ -121,6 +132,32 @@ func TestPropsFromContext(t *testing.T) {
 			_, err := PropsFromContext(appWithContext(map[string]interface{}{c.key: c.value}).Node())
 			if err == nil || !strings.Contains(err.Error(), c.key) {
 				t.Errorf("got %v, want an error naming %s", err, c.key)
+			}
+		})
+	}
+}
+
+func TestRegistryProps(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		context map[string]interface{}
+		// wantKey is the key the error names; empty: no error.
+		wantKey string
+	}{
+		{"accepts a private API with its VPC endpoints", map[string]interface{}{"registryApi": "private", "registryVpcEndpointIds": testVPCEndpoints[0]}, ""},
+		{"accepts an IAM API without VPC endpoints", map[string]interface{}{"registryApi": "iam"}, ""},
+		{"refuses a private API without VPC endpoints", map[string]interface{}{"registryApi": "private"}, "registryVpcEndpointIds"},
+		{"refuses VPC endpoints with an IAM API", map[string]interface{}{"registryApi": "iam", "registryVpcEndpointIds": testVPCEndpoints[0]}, "registryVpcEndpointIds"},
+		{"refuses VPC endpoints without a registry API", map[string]interface{}{"registryVpcEndpointIds": testVPCEndpoints[0]}, "registryVpcEndpointIds"},
+		{"refuses a public API", map[string]interface{}{"registryApi": "public"}, "registryApi"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := PropsFromContext(appWithContext(c.context).Node())
+			switch {
+			case c.wantKey == "" && err != nil:
+				t.Errorf("got error %v, want none", err)
+			case c.wantKey != "" && (err == nil || !strings.HasPrefix(err.Error(), c.wantKey+":")):
+				t.Errorf("got %v, want an error naming %s", err, c.wantKey)
 			}
 		})
 	}

@@ -117,13 +117,14 @@ func TestSAM(t *testing.T) {
 	})
 
 	for _, fn := range routes.Functions {
-		t.Run(fn+" declares an empty DynamoDB endpoint and no page-token secret, else routes.Env", func(t *testing.T) {
+		t.Run(fn+" declares an empty DynamoDB endpoint, no page-token secret and any API, else routes.Env", func(t *testing.T) {
 			want := map[string]interface{}{}
 			for k, v := range routes.Env(fn, routes.Settings{Table: "<table>", RetentionDays: DefaultRetentionDays}) {
 				want[k] = v
 			}
 			want[routes.EnvTable] = ref(TableLogicalID)
 			want[envDynamoDBEndpoint] = ""
+			want[routes.EnvAPIIDs] = ""
 			if got, w := canon(environment(properties(functions[FunctionLogicalID(fn)]))), canon(want); got != w {
 				t.Errorf("got %s, want %s", got, w)
 			}

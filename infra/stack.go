@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -16,7 +17,8 @@ const StackID = "DeviceEventsStack"
 
 // NewDeviceEventsStack builds the device events service: the table, one
 // function per routes.Functions entry built from its source at synth, the
-// HTTP API of routes.All behind a JWT authorizer, and the alarms. It panics
+// HTTP API of routes.Events behind a JWT authorizer, optionally the REST
+// API of routes.Registry (StackProps.RegistryAPI), and the alarms. It panics
 // on invalid props, as CDK constructs do; call props.Validate first to get
 // an error instead.
 func NewDeviceEventsStack(scope constructs.Construct, id string, props *StackProps) awscdk.Stack {
@@ -55,6 +57,29 @@ func NewDeviceEventsStack(scope constructs.Construct, id string, props *StackPro
 	})
 	pageTokenKey := newPageTokenKey(stack)
 
+	// The APIs come before the functions, whose environment names them
+	// (API_IDS), and get their routes after.
+	events := newHTTPAPI(stack, APILogicalID, httpAPIConfig{
+		name:         *stack.StackName() + "-api",
+		description:  "Device events API",
+		routes:       routes.ForAPI(routes.Events),
+		authorizer:   jwtAuthorizer(stack, props),
+		corsOrigins:  props.CorsOrigins,
+		logRetention: logRetention,
+		throttle:     stageThrottle(props),
+	})
+	apiIDs := map[routes.API]string{routes.Events: *events.api.ApiId()}
+	var registry *registryAPI
+	if props.RegistryAPI != "" {
+		registry = newRegistryAPI(stack, registryAPIConfig{
+			mode:           props.RegistryAPI,
+			vpcEndpointIDs: props.RegistryVPCEndpointIDs,
+			logRetention:   logRetention,
+			throttle:       stageThrottle(props),
+		})
+		apiIDs[routes.Registry] = *registry.api.RestApiId()
+	}
+
 	functions := map[string]awslambda.IFunction{}
 	for _, name := range routes.Functions {
 		functions[name] = newFunction(stack, functionConfig{
@@ -62,6 +87,7 @@ func NewDeviceEventsStack(scope constructs.Construct, id string, props *StackPro
 			sourceDir:     sourceDir,
 			table:         table,
 			pageTokenKey:  pageTokenKey,
+			apiIDs:        apiIDs,
 			retentionDays: retentionDays,
 			logRetention:  logRetention,
 			reserved:      props.ReservedConcurrency[name],
@@ -70,23 +96,25 @@ func NewDeviceEventsStack(scope constructs.Construct, id string, props *StackPro
 	}
 	allowDirectInvoke(functions[routes.PutEvent], props.PutEventInvokerRoleArns)
 
-	api, stage := newHTTPAPI(stack, APILogicalID, httpAPIConfig{
-		name:         *stack.StackName() + "-api",
-		description:  "Device events API",
-		routes:       routes.All,
-		functions:    functions,
-		authorizer:   jwtAuthorizer(stack, props),
-		corsOrigins:  props.CorsOrigins,
-		logRetention: logRetention,
-		throttle:     stageThrottle(props),
-	})
+	events.addRoutes(functions)
+	var registryREST awsapigateway.RestApi
+	if registry != nil {
+		registry.addRoutes(functions)
+		registryREST = registry.api
+	}
 
-	newAlarms(stack, props.AlarmEmail, functions, api, table)
+	newAlarms(stack, props.AlarmEmail, functions, events.api, registryREST, table)
 
 	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
 		Description: jsii.String("Base URL of the HTTP API"),
-		Value:       stage.Url(),
+		Value:       events.stage.Url(),
 	})
+	if registry != nil {
+		awscdk.NewCfnOutput(stack, jsii.String("RegistryApiUrl"), &awscdk.CfnOutputProps{
+			Description: jsii.String("Base URL of the DeLaval registry's own API (" + string(props.RegistryAPI) + ")"),
+			Value:       registry.api.Url(),
+		})
+	}
 	awscdk.NewCfnOutput(stack, jsii.String("TableName"), &awscdk.CfnOutputProps{
 		Description: jsii.String("Name of the events table"),
 		Value:       table.TableName(),

@@ -126,6 +126,7 @@ var (
 	testRetentionDays = 30
 	testAlarmEmail    = "ops@example.com"
 	testReserved      = map[string]int{routes.PutEvent: 50, routes.ListEvents: 20}
+	testVPCEndpoints  = []string{"vpce-0a1b2c3d4e5f60718", "vpce-0123456789abcdef0"}
 )
 
 // configuredProps are the props of the stack with every prop set.
@@ -143,6 +144,8 @@ func configuredProps() *StackProps {
 		ReservedConcurrency:     testReserved,
 		MaxReadRequestUnits:     4000,
 		MaxWriteRequestUnits:    1500,
+		RegistryAPI:             RegistryPrivate,
+		RegistryVPCEndpointIDs:  testVPCEndpoints,
 	}
 }
 
@@ -183,6 +186,7 @@ var testContext = map[string]interface{}{
 	"reservedConcurrency":     "delete-event=3",
 	"maxReadRequestUnits":     "100",
 	"maxWriteRequestUnits":    "200",
+	"registryApi":             "iam",
 }
 
 func fromContext(t *testing.T) *fixture {
@@ -319,13 +323,20 @@ func TestStackResources(t *testing.T) {
 		{"AWS::ApiGatewayV2::Api", 1},
 		{"AWS::ApiGatewayV2::Stage", 1},
 		{"AWS::ApiGatewayV2::Authorizer", 1},
-		{"AWS::ApiGatewayV2::Route", len(routes.All)},
+		{"AWS::ApiGatewayV2::Route", len(routes.ForAPI(routes.Events))},
 		{"AWS::ApiGatewayV2::Integration", len(routes.Functions)},
+		{"AWS::ApiGateway::RestApi", 1},
+		{"AWS::ApiGateway::Stage", 1},
+		{"AWS::ApiGateway::Method", len(routes.ForAPI(routes.Registry))},
+		{"AWS::ApiGateway::Account", 1},
 		{"AWS::SecretsManager::Secret", 1},
 		{"AWS::SNS::Topic", 1},
 		{"AWS::SNS::Subscription", 1},
-		{"AWS::CloudWatch::Alarm", 2*len(routes.Functions) + 2},
-		{"AWS::IAM::Role", len(routes.Functions)},
+		// Errors and throttles of each function, each API's 5xx, the
+		// table's throttling.
+		{"AWS::CloudWatch::Alarm", 2*len(routes.Functions) + 3},
+		// The functions' and API Gateway's account logging role.
+		{"AWS::IAM::Role", len(routes.Functions) + 1},
 	} {
 		t.Run(fmt.Sprintf("has %d %s", c.want, c.typ), func(t *testing.T) {
 			if got := len(resourcesOfType(tmpl, c.typ)); got != c.want {
@@ -333,9 +344,10 @@ func TestStackResources(t *testing.T) {
 			}
 		})
 	}
-	t.Run("the table, the API and each function have stable logical ids", func(t *testing.T) {
+	t.Run("the table, the APIs and each function have stable logical ids", func(t *testing.T) {
 		mustResource(t, tmpl, TableLogicalID, "AWS::DynamoDB::GlobalTable")
 		mustResource(t, tmpl, APILogicalID, "AWS::ApiGatewayV2::Api")
+		mustResource(t, tmpl, RegistryAPILogicalID, "AWS::ApiGateway::RestApi")
 		for _, fn := range routes.Functions {
 			mustResource(t, tmpl, FunctionLogicalID(fn), "AWS::Lambda::Function")
 		}
@@ -356,11 +368,19 @@ func TestOutputs(t *testing.T) {
 			}
 		})
 	}
-	t.Run("output ApiUrl is the API's https URL", func(t *testing.T) {
-		o, _ := outputs["ApiUrl"].(map[string]interface{})
-		got := canon(o["Value"])
-		if !strings.Contains(got, `"https://"`) || !strings.Contains(got, canon(ref(APILogicalID))) {
-			t.Errorf("got %s, want https://<EventsApi>.execute-api...", got)
+	for name, api := range map[string]string{"ApiUrl": APILogicalID, "RegistryApiUrl": RegistryAPILogicalID} {
+		t.Run("output "+name+" is the https URL of "+api, func(t *testing.T) {
+			o, _ := outputs[name].(map[string]interface{})
+			got := canon(o["Value"])
+			if !strings.Contains(got, `"https://"`) || !strings.Contains(got, canon(ref(api))) {
+				t.Errorf("got %s, want https://<%s>.execute-api...", got, api)
+			}
+		})
+	}
+	t.Run("without registryApi there is no RegistryApiUrl output", func(t *testing.T) {
+		outputs, _ := defaults(t).template["Outputs"].(map[string]interface{})
+		if o, ok := outputs["RegistryApiUrl"]; ok {
+			t.Errorf("got %s, want none", canon(o))
 		}
 	})
 }

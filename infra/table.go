@@ -65,8 +65,8 @@ func optionalNumber(n int) *float64 {
 	return jsii.Number(n)
 }
 
-// indexArn is the ARN of the type index, which IAM treats as a resource of
-// its own: table actions do not cover it.
-func indexArn(table awsdynamodb.TableV2) string {
-	return *table.TableArn() + "/index/" + eventstore.TypeIndex
+// indexArn is the ARN of an index of the table, which IAM treats as a
+// resource of its own: table actions do not cover it.
+func indexArn(table awsdynamodb.TableV2, index string) string {
+	return *table.TableArn() + "/index/" + index
 }

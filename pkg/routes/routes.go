@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fleetlog/device-events/pkg/eventstore"
 )
 
 // Function names, which are also the folder names under functions/.
@@ -181,12 +183,24 @@ type Access struct {
 	// needs the actions of its parts (PutItem, UpdateItem, DeleteItem):
 	// IAM has no TransactWriteItems action.
 	TableActions []string
-	// IndexActions are the DynamoDB actions on the type index.
+	// IndexActions are the DynamoDB actions on each of Indexes. IAM
+	// treats an index as a resource of its own, which a grant on the table
+	// does not cover.
 	IndexActions []string
+	// Indexes are the table's global secondary indexes the function reads.
+	Indexes []string
 	// PageTokenKey: the function signs or checks page tokens and reads the
 	// signing key from Secrets Manager.
 	PageTokenKey bool
 }
+
+// The sparse alarm indexes list-events queries. They are
+// eventstore.DeviceAlarmIndex and eventstore.FleetAlarmIndex once the
+// store declares them.
+const (
+	deviceAlarmIndex = "byDeviceAlarm"
+	fleetAlarmIndex  = "byFleetAlarm"
+)
 
 // Permissions maps each function to its Access.
 var Permissions = map[string]Access{
@@ -194,10 +208,12 @@ var Permissions = map[string]Access{
 		// GetItem: a retry reads back the events its key stands for.
 		TableActions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 	},
-	// Query on the table also reads events' histories (U#<device> items).
+	// Query on the table also reads events' histories (U#<device> items);
+	// on the indexes, the fleet's events of a type and the alarms.
 	ListEvents: {
 		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query"},
 		IndexActions: []string{"dynamodb:Query"},
+		Indexes:      []string{eventstore.TypeIndex, deviceAlarmIndex, fleetAlarmIndex},
 		PageTokenKey: true,
 	},
 	AggregateEvents: {

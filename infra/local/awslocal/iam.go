@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
@@ -113,8 +112,9 @@ func SecretARN(region, account, name string) string {
 
 // PrincipalFor is the role the stack gives function fn (infra/stack.go,
 // newFunction), as a Principal: access.TableActions on the table,
-// access.IndexActions on the type index, and, with access.PageTokenKey,
-// secretsmanager:GetSecretValue on the page-token secret. The log and
+// access.IndexActions on each index of access.Indexes, and, with
+// access.PageTokenKey, secretsmanager:GetSecretValue on the page-token
+// secret. The log and
 // X-Ray grants of that role concern no service served here and are left
 // out. Its credentials are fake ones derived from fn, so every process
 // computes the same. Empty region and account mean the defaults.
@@ -138,8 +138,12 @@ func PrincipalFor(fn string, access routes.Access, table, secretARN, region, acc
 	if len(access.TableActions) > 0 {
 		p.Allow = append(p.Allow, Statement{Actions: slices.Clone(access.TableActions), Resources: []string{TableARN(region, account, table)}})
 	}
-	if len(access.IndexActions) > 0 {
-		p.Allow = append(p.Allow, Statement{Actions: slices.Clone(access.IndexActions), Resources: []string{IndexARN(region, account, table, eventstore.TypeIndex)}})
+	if len(access.IndexActions) > 0 && len(access.Indexes) > 0 {
+		indexes := make([]string, len(access.Indexes))
+		for i, index := range access.Indexes {
+			indexes[i] = IndexARN(region, account, table, index)
+		}
+		p.Allow = append(p.Allow, Statement{Actions: slices.Clone(access.IndexActions), Resources: indexes})
 	}
 	if access.PageTokenKey {
 		p.Allow = append(p.Allow, Statement{Actions: []string{"secretsmanager:GetSecretValue"}, Resources: []string{secretARN}})

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
@@ -99,12 +102,12 @@ func newAlarms(stack awscdk.Stack, email string, functions map[string]awslambda.
 			"The registry API answered 5xx at least once in 5 minutes")
 	}
 
-	// Throttling of the table and of its index; a throttled index write
+	// Throttling of the table and of its indexes; a throttled index write
 	// also throttles the table write that caused it.
-	dynamo := func(metric string, index bool) awscloudwatch.Metric {
+	dynamo := func(metric, index string) awscloudwatch.Metric {
 		dims := map[string]*string{"TableName": table.TableName()}
-		if index {
-			dims["GlobalSecondaryIndexName"] = jsii.String(eventstore.TypeIndex)
+		if index != "" {
+			dims["GlobalSecondaryIndexName"] = jsii.String(index)
 		}
 		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 			Namespace:     jsii.String("AWS/DynamoDB"),
@@ -114,17 +117,22 @@ func newAlarms(stack awscdk.Stack, email string, functions map[string]awslambda.
 			Statistic:     jsii.String("Sum"),
 		})
 	}
+	metrics := map[string]awscloudwatch.IMetric{
+		"tr": dynamo("ReadThrottleEvents", ""),
+		"tw": dynamo("WriteThrottleEvents", ""),
+	}
+	terms := []string{"FILL(tr, 0)", "FILL(tw, 0)"}
+	for i, gsi := range eventstore.CreateTableInput("events").GlobalSecondaryIndexes {
+		r, w := fmt.Sprintf("ir%d", i), fmt.Sprintf("iw%d", i)
+		metrics[r], metrics[w] = dynamo("ReadThrottleEvents", *gsi.IndexName), dynamo("WriteThrottleEvents", *gsi.IndexName)
+		terms = append(terms, "FILL("+r+", 0)", "FILL("+w+", 0)")
+	}
 	throttles := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Expression: jsii.String("FILL(tr, 0) + FILL(tw, 0) + FILL(ir, 0) + FILL(iw, 0)"),
-		UsingMetrics: &map[string]awscloudwatch.IMetric{
-			"tr": dynamo("ReadThrottleEvents", false),
-			"tw": dynamo("WriteThrottleEvents", false),
-			"ir": dynamo("ReadThrottleEvents", true),
-			"iw": dynamo("WriteThrottleEvents", true),
-		},
+		Expression:   jsii.String(strings.Join(terms, " + ")),
+		UsingMetrics: &metrics,
 		Label:  jsii.String("DynamoDB throttle events"),
 		Period: period,
 	})
 	alarm("TableThrottlesAlarm", throttles,
-		"DynamoDB throttled reads or writes of the events table or its type index at least once in 5 minutes")
+		"DynamoDB throttled reads or writes of the events table or one of its indexes at least once in 5 minutes")
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
@@ -44,7 +45,7 @@ func TestAlarms(t *testing.T) {
 			t.Errorf("got %d alarms, want 1", got)
 		}
 	})
-	t.Run("the table has an alarm on read and write throttling of itself and its index", func(t *testing.T) {
+	t.Run("the table has an alarm on read and write throttling of itself and each index", func(t *testing.T) {
 		var got []string
 		for _, a := range alarms {
 			metrics, _ := properties(a)["Metrics"].([]interface{})
@@ -57,11 +58,23 @@ func TestAlarms(t *testing.T) {
 				if !strings.Contains(canon(metric["Dimensions"]), canon(ref(TableLogicalID))) {
 					continue
 				}
-				index := strings.Contains(canon(metric["Dimensions"]), "GlobalSecondaryIndexName")
-				got = append(got, fmt.Sprintf("%v index=%v", metric["MetricName"], index))
+				index := ""
+				for _, gsi := range eventstore.CreateTableInput("t").GlobalSecondaryIndexes {
+					if strings.Contains(canon(metric["Dimensions"]), `"`+*gsi.IndexName+`"`) {
+						index = *gsi.IndexName
+					}
+				}
+				got = append(got, fmt.Sprintf("%v %v", metric["MetricName"], index))
 			}
 		}
-		want := []string{"ReadThrottleEvents index=false", "ReadThrottleEvents index=true", "WriteThrottleEvents index=false", "WriteThrottleEvents index=true"}
+		var want []string
+		for _, m := range []string{"ReadThrottleEvents", "WriteThrottleEvents"} {
+			want = append(want, m+" ")
+			for _, gsi := range eventstore.CreateTableInput("t").GlobalSecondaryIndexes {
+				want = append(want, m+" "+*gsi.IndexName)
+			}
+		}
+		want = sorted(want)
 		if !reflect.DeepEqual(sorted(got), want) {
 			t.Errorf("got %v, want %v", got, want)
 		}

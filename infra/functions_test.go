@@ -374,7 +374,7 @@ func TestLeastPrivilege(t *testing.T) {
 			t.Fatalf("Role: got %v, want the Arn of a role of the stack", p["Role"])
 		}
 		stmts, _ := roleStatements(tmpl, att[0].(string))
-		for _, index := range []string{eventstore.TypeIndex, "byDeviceAlarm", "byFleetAlarm"} {
+		for _, index := range []string{eventstore.TypeIndex, eventstore.DeviceAlarmIndex, eventstore.FleetAlarmIndex} {
 			found := false
 			for _, s := range stmts {
 				if s.effect == "Allow" && contains(s.actions, "dynamodb:Query") && contains(s.resources, indexArn(index)) {

@@ -297,8 +297,8 @@ func TestContext(t *testing.T) {
 			t.Errorf("got %v, want %v", got, want)
 		}
 	})
-	t.Run("maxReadRequestUnits and maxWriteRequestUnits cap the table and its index", func(t *testing.T) {
-		want := []string{"index read 100", "index write 200", "table read 100", "table write 200"}
+	t.Run("maxReadRequestUnits and maxWriteRequestUnits cap the table and each index", func(t *testing.T) {
+		want := []string{"index read 100", "index read 100", "index read 100", "index write 200", "index write 200", "index write 200", "table read 100", "table write 200"}
 		if got := throughputCaps(t, tmpl); !reflect.DeepEqual(got, want) {
 			t.Errorf("got %v, want %v", got, want)
 		}

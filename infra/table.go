@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
@@ -28,24 +29,38 @@ func newTable(stack awscdk.Stack, c tableConfig) awsdynamodb.TableV2 {
 	str := func(name string) *awsdynamodb.Attribute {
 		return &awsdynamodb.Attribute{Name: jsii.String(name), Type: awsdynamodb.AttributeType_STRING}
 	}
-	// The index gets the table's caps: reads of GET /events?type= are not
-	// counted against the table's, and a write updates the index too.
+	// The indexes get the table's caps: reads through an index are not
+	// counted against the table's, and a write updates the indexes too.
 	caps := &awsdynamodb.MaxThroughputProps{
 		MaxReadRequestUnits:  optionalNumber(c.maxRead),
 		MaxWriteRequestUnits: optionalNumber(c.maxWrite),
 	}
-	table := awsdynamodb.NewTableV2(stack, jsii.String(TableLogicalID), &awsdynamodb.TablePropsV2{
-		PartitionKey: str(eventstore.PartitionKey),
-		SortKey:      str(eventstore.SortKey),
-		Billing:      awsdynamodb.Billing_OnDemand(caps),
-		GlobalSecondaryIndexes: &[]*awsdynamodb.GlobalSecondaryIndexPropsV2{{
-			IndexName:            jsii.String(eventstore.TypeIndex),
-			PartitionKey:         str(eventstore.TypeIndexKey),
-			SortKey:              str(eventstore.SortKey),
+	// The indexes are eventstore.CreateTableInput's, the definition the
+	// local tools create DynamoDB Local's table from: every one a string
+	// partition and sort key, projecting every attribute.
+	var indexes []*awsdynamodb.GlobalSecondaryIndexPropsV2
+	for _, gsi := range eventstore.CreateTableInput("events").GlobalSecondaryIndexes {
+		keys := map[types.KeyType]string{}
+		for _, k := range gsi.KeySchema {
+			keys[k.KeyType] = *k.AttributeName
+		}
+		if gsi.Projection.ProjectionType != types.ProjectionTypeAll || len(keys) != 2 {
+			panic("infra: index " + *gsi.IndexName + " is not a string key pair projecting every attribute")
+		}
+		indexes = append(indexes, &awsdynamodb.GlobalSecondaryIndexPropsV2{
+			IndexName:            gsi.IndexName,
+			PartitionKey:         str(keys[types.KeyTypeHash]),
+			SortKey:              str(keys[types.KeyTypeRange]),
 			ProjectionType:       awsdynamodb.ProjectionType_ALL,
 			MaxReadRequestUnits:  caps.MaxReadRequestUnits,
 			MaxWriteRequestUnits: caps.MaxWriteRequestUnits,
-		}},
+		})
+	}
+	table := awsdynamodb.NewTableV2(stack, jsii.String(TableLogicalID), &awsdynamodb.TablePropsV2{
+		PartitionKey:           str(eventstore.PartitionKey),
+		SortKey:                str(eventstore.SortKey),
+		Billing:                awsdynamodb.Billing_OnDemand(caps),
+		GlobalSecondaryIndexes: &indexes,
 		TimeToLiveAttribute: jsii.String(eventstore.ExpiryAttribute),
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 			PointInTimeRecoveryEnabled: jsii.Bool(true),

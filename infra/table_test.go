@@ -39,11 +39,23 @@ func TestTable(t *testing.T) {
 			map[string]string{"AttributeName": eventstore.PartitionKey, "AttributeType": "S"},
 			map[string]string{"AttributeName": eventstore.SortKey, "AttributeType": "S"},
 			map[string]string{"AttributeName": eventstore.TypeIndexKey, "AttributeType": "S"},
+			map[string]string{"AttributeName": eventstore.DeviceAlarmIndexKey, "AttributeType": "S"},
+			map[string]string{"AttributeName": eventstore.FleetAlarmIndexKey, "AttributeType": "S"},
 		}},
-		{"has the type index of schema.go, projecting every attribute", withoutCaps(p["GlobalSecondaryIndexes"]), []interface{}{
+		{"has the indexes of schema.go, projecting every attribute", withoutCaps(p["GlobalSecondaryIndexes"]), []interface{}{
 			map[string]interface{}{
 				"IndexName":  eventstore.TypeIndex,
 				"KeySchema":  []interface{}{hash(eventstore.TypeIndexKey), rng(eventstore.SortKey)},
+				"Projection": map[string]string{"ProjectionType": "ALL"},
+			},
+			map[string]interface{}{
+				"IndexName":  eventstore.DeviceAlarmIndex,
+				"KeySchema":  []interface{}{hash(eventstore.DeviceAlarmIndexKey), rng(eventstore.SortKey)},
+				"Projection": map[string]string{"ProjectionType": "ALL"},
+			},
+			map[string]interface{}{
+				"IndexName":  eventstore.FleetAlarmIndex,
+				"KeySchema":  []interface{}{hash(eventstore.FleetAlarmIndexKey), rng(eventstore.SortKey)},
 				"Projection": map[string]string{"ProjectionType": "ALL"},
 			},
 		}},
@@ -63,8 +75,8 @@ func TestTable(t *testing.T) {
 		})
 	}
 
-	t.Run("caps the on-demand throughput of the table and its index at the props' maxima", func(t *testing.T) {
-		want := []string{"index read 4000", "index write 1500", "table read 4000", "table write 1500"}
+	t.Run("caps the on-demand throughput of the table and each index at the props' maxima", func(t *testing.T) {
+		want := []string{"index read 4000", "index read 4000", "index read 4000", "index write 1500", "index write 1500", "index write 1500", "table read 4000", "table write 1500"}
 		if got := throughputCaps(t, tmpl); !reflect.DeepEqual(got, want) {
 			t.Errorf("got %v, want %v", got, want)
 		}

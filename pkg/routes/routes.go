@@ -194,14 +194,6 @@ type Access struct {
 	PageTokenKey bool
 }
 
-// The sparse alarm indexes list-events queries. They are
-// eventstore.DeviceAlarmIndex and eventstore.FleetAlarmIndex once the
-// store declares them.
-const (
-	deviceAlarmIndex = "byDeviceAlarm"
-	fleetAlarmIndex  = "byFleetAlarm"
-)
-
 // Permissions maps each function to its Access.
 var Permissions = map[string]Access{
 	PutEvent: {
@@ -213,7 +205,7 @@ var Permissions = map[string]Access{
 	ListEvents: {
 		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query"},
 		IndexActions: []string{"dynamodb:Query"},
-		Indexes:      []string{eventstore.TypeIndex, deviceAlarmIndex, fleetAlarmIndex},
+		Indexes:      []string{eventstore.TypeIndex, eventstore.DeviceAlarmIndex, eventstore.FleetAlarmIndex},
 		PageTokenKey: true,
 	},
 	AggregateEvents: {

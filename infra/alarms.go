@@ -130,8 +130,8 @@ func newAlarms(stack awscdk.Stack, email string, functions map[string]awslambda.
 	throttles := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 		Expression:   jsii.String(strings.Join(terms, " + ")),
 		UsingMetrics: &metrics,
-		Label:  jsii.String("DynamoDB throttle events"),
-		Period: period,
+		Label:        jsii.String("DynamoDB throttle events"),
+		Period:       period,
 	})
 	alarm("TableThrottlesAlarm", throttles,
 		"DynamoDB throttled reads or writes of the events table or one of its indexes at least once in 5 minutes")

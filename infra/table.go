@@ -61,7 +61,7 @@ func newTable(stack awscdk.Stack, c tableConfig) awsdynamodb.TableV2 {
 		SortKey:                str(eventstore.SortKey),
 		Billing:                awsdynamodb.Billing_OnDemand(caps),
 		GlobalSecondaryIndexes: &indexes,
-		TimeToLiveAttribute: jsii.String(eventstore.ExpiryAttribute),
+		TimeToLiveAttribute:    jsii.String(eventstore.ExpiryAttribute),
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
 		},

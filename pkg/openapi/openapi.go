@@ -56,10 +56,9 @@ func newSpec(name string, source []byte, unroutedResponse string, unrouted ...in
 
 // The documents of the APIs.
 var (
-	// An HTTP API answers 404 (a function behind a catch-all route would
-	// answer 404 or 405); a REST API answers 403, as to a missing
-	// signature.
-	Events   = newSpec("openapi.yaml", eventsYAML, "NotFound", http.StatusNotFound, http.StatusMethodNotAllowed)
+	// An HTTP API answers 404, to an unknown method too (it has no 405);
+	// a REST API answers 403, as to a missing signature.
+	Events   = newSpec("openapi.yaml", eventsYAML, "NotFound", http.StatusNotFound)
 	Registry = newSpec("registry.yaml", registryYAML, "Forbidden", http.StatusForbidden)
 )
 

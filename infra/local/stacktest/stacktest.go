@@ -26,6 +26,10 @@ import (
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
+// Main runs a package's tests and stops the DynamoDB Local they started,
+// if any. Call it from TestMain.
+func Main(m *testing.M) { ddbtest.Main(m) }
+
 // AllScopes are the scopes of every route.
 var AllScopes = []string{routes.ScopeRead, routes.ScopeWrite, routes.ScopeDelete}
 

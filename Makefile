@@ -18,14 +18,16 @@ SCOPES  ?= events/read events/write events/delete
 DEVICES ?=
 FN      ?= put-event
 EVENT   ?= events/put-event-direct.json
+ID      ?=
 
-.PHONY: run test token invoke build build-local synth sam bench fuzz loadtest deps java help
+.PHONY: run test token invoke invoke-lifecycle release build build-local synth sam bench fuzz loadtest deps java help
 
 help:
 	@echo "make run     the API on http://127.0.0.1:3000 against DynamoDB Local (PORT, PERSIST=1)"
 	@echo "make test    every test, DynamoDB Local included"
 	@echo "make token   a local token: make token SCOPES=\"events/read\" DEVICES=\"d1,d2\""
-	@echo "make invoke  one function on one event file: make invoke FN=put-event EVENT=events/put-event-direct.json"
+	@echo "make invoke  one function on one event file: make invoke FN=put-event EVENT=events/put-event-direct.json [ID=<event id>]"
+	@echo "make invoke-lifecycle  store, read, patch and delete an event with the files of events/"
 	@echo "make bench   capacity units, overhead, allocations, binary size, cold start (BENCHMARKS.md)"
 	@echo "make fuzz    the fuzz targets, FUZZTIME each (default 2m)"
 	@echo "make loadtest C=16 D=30 [FAULTS=1]  the API under load (and faults), then the store checked"
@@ -57,8 +59,15 @@ run: deps
 token:
 	@$(GO) run ./infra/local token -scopes "$(SCOPES)" -devices "$(DEVICES)"
 
+# ID replaces the event id an event file names (get-, patch- and
+# delete-event.json name one no store holds).
 invoke: deps
-	@$(GO) run ./infra/local invoke -fn $(FN) -event $(EVENT)
+	@$(GO) run ./infra/local invoke -fn $(FN) -event $(EVENT) $(if $(ID),-id $(ID))
+
+# put-event.json stores an event; get-, patch- and delete-event.json then
+# read, patch and delete it, in one local stack (infra/local/samples).
+invoke-lifecycle: deps
+	@$(GO) run ./infra/local invoke -lifecycle
 
 # One DynamoDB Local serves every package's tests (each test makes its own
 # table), and the bootstraps are built once for every package whose tests

@@ -5,7 +5,8 @@
 //
 //	go run ./infra/local run     [-port 3000] [-persist]                (make run)
 //	go run ./infra/local token   [-scopes ...] [-devices ...]           (make token)
-//	go run ./infra/local invoke  -fn put-event -event events/x.json      (make invoke)
+//	go run ./infra/local invoke  -fn put-event -event events/x.json [-id ...]  (make invoke)
+//	go run ./infra/local invoke  -lifecycle                              (make invoke-lifecycle)
 //	go run ./infra/local with-dynamodb -- go test ./...                 (make test)
 package main
 
@@ -33,6 +34,7 @@ import (
 	"github.com/fleetlog/device-events/infra/local/dynamodblocal"
 	"github.com/fleetlog/device-events/infra/local/gateway"
 	"github.com/fleetlog/device-events/infra/local/lambdalocal"
+	"github.com/fleetlog/device-events/infra/local/samples"
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
@@ -278,18 +280,31 @@ func token(args []string) error {
 // invoke runs one function on one event file, as `sam local invoke` does:
 // its bootstrap under the Lambda stand-in, against $DYNAMODB_ENDPOINT, else
 // the DynamoDB Local of a running `make run`, else a fresh one. It prints
-// the function's answer and fails when the function returns an error.
+// the function's answer and fails when the function returns an error. With
+// -id, the event file names that event instead of its own; with
+// -lifecycle, it plays the files of one event's life in one stack
+// (samples.Lifecycle).
 func invoke(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("invoke", flag.ExitOnError)
 	fn := fs.String("fn", "", "function: "+strings.Join(routes.Functions, ", "))
 	file := fs.String("event", "", "event file, e.g. events/put-event-direct.json")
+	id := fs.String("id", "", "the event the event file names instead of its own (get-, patch- and delete-event.json)")
+	lifecycle := fs.Bool("lifecycle", false, "store an event with events/put-event.json, then read, patch and delete it with get-, patch- and delete-event.json")
 	_ = fs.Parse(args)
-	if _, ok := routes.Deployments[*fn]; !ok {
-		return fmt.Errorf("no function %q (one of %s)", *fn, strings.Join(routes.Functions, ", "))
-	}
-	payload, err := os.ReadFile(*file)
-	if err != nil {
-		return fmt.Errorf("event file: %w", err)
+	var payload []byte
+	if !*lifecycle {
+		if _, ok := routes.Deployments[*fn]; !ok {
+			return fmt.Errorf("no function %q (one of %s)", *fn, strings.Join(routes.Functions, ", "))
+		}
+		var err error
+		if payload, err = os.ReadFile(*file); err != nil {
+			return fmt.Errorf("event file: %w", err)
+		}
+		if *id != "" {
+			if payload, err = samples.WithEventID(payload, *id); err != nil {
+				return err
+			}
+		}
 	}
 	endpoint := os.Getenv("DYNAMODB_ENDPOINT")
 	if endpoint == "" {
@@ -323,19 +338,29 @@ func invoke(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	res, err := st.Invoke(ctx, *fn, payload)
-	var ie *lambdalocal.InvokeError
-	if errors.As(err, &ie) {
-		return fmt.Errorf("Lambda refused the invoke: %d %s: %s", ie.Status, ie.Type, ie.Message)
+	call := func(fn string, payload []byte) ([]byte, error) {
+		res, err := st.Invoke(ctx, fn, payload)
+		var ie *lambdalocal.InvokeError
+		if errors.As(err, &ie) {
+			return nil, fmt.Errorf("Lambda refused the invoke: %d %s: %s", ie.Status, ie.Type, ie.Message)
+		}
+		if err != nil {
+			return nil, err
+		}
+		fmt.Println(string(res.Payload))
+		if res.FunctionError != "" {
+			return nil, fmt.Errorf("%s returned a function error", fn)
+		}
+		return res.Payload, nil
 	}
-	if err != nil {
-		return err
+	if *lifecycle {
+		return samples.PlayLifecycle("events", func(fn string, payload []byte) ([]byte, error) {
+			fmt.Fprintf(os.Stderr, "%s:\n", fn)
+			return call(fn, payload)
+		})
 	}
-	fmt.Println(string(res.Payload))
-	if res.FunctionError != "" {
-		return fmt.Errorf("%s returned a function error", *fn)
-	}
-	return nil
+	_, err = call(*fn, payload)
+	return err
 }
 
 // withDynamoDB runs a command with DYNAMODB_ENDPOINT pointing at a fresh

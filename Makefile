@@ -34,6 +34,7 @@ help:
 	@echo "make build   the five Lambda bootstraps under $(LAMBDA_DIR)/"
 	@echo "make synth   the CloudFormation template and the bootstraps under cdk.out/"
 	@echo "make sam     the template for sam local under $(SAM_OUT)/ (never to be deployed)"
+	@echo "make release VERSION=x.y.z  tag vx.y.z once the tree is clean, CHANGELOG.md has it and make test passes"
 
 deps: java $(LOCAL_NODE)
 	@$(GO) mod download
@@ -147,3 +148,23 @@ build:
 # The same for this machine: the bootstraps the local stack runs.
 build-local:
 	@$(GO) run ./infra/bootstrap/build -arch $$($(GO) env GOARCH) -o $(LOCAL_DIR)
+
+# make release VERSION=x.y.z tags the commit checked out vx.y.z (annotated,
+# with its CHANGELOG.md section as the message) once the tree is clean,
+# CHANGELOG.md has a section "## [x.y.z] - YYYY-MM-DD" and make test passes.
+# It pushes nothing: `git push origin vx.y.z` publishes the tag. A major
+# version of 2 or more needs go.mod's module path to end in /vN (Go's rule).
+VERSION ?=
+release:
+	@[[ "$(VERSION)" =~ ^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$$ ]] || \
+	  { echo "make release VERSION=x.y.z: a semantic version without the v (got '$(VERSION)')"; exit 2; }
+	@test -z "$$(git status --porcelain)" || { echo "The tree has changes not committed:"; git status --short; exit 1; }
+	@! git rev-parse -q --verify "refs/tags/v$(VERSION)" >/dev/null || { echo "v$(VERSION) is already a tag"; exit 1; }
+	@grep -qE '^## \[$(subst .,\.,$(VERSION))\] - [0-9]{4}-[0-9]{2}-[0-9]{2}$$' CHANGELOG.md || \
+	  { echo "CHANGELOG.md has no section '## [$(VERSION)] - YYYY-MM-DD': move the Unreleased items under one and commit it"; exit 1; }
+	@major=$(firstword $(subst ., ,$(VERSION))); module=$$(sed -n 's/^module //p' go.mod); \
+	  [[ $$major -lt 2 || $$module == */v$$major ]] || { echo "v$(VERSION) needs go.mod's module path to end in /v$$major"; exit 1; }
+	$(MAKE) test
+	@test -z "$$(git status --porcelain)" || { echo "make test left changes in the tree:"; git status --short; exit 1; }
+	git tag -a "v$(VERSION)" -F <(awk -v v="$(VERSION)" '/^## \[/ { if (on) exit; on = index($$0, "## [" v "]") == 1 } on' CHANGELOG.md)
+	@echo "Tagged v$(VERSION) on $$(git rev-parse --short HEAD). Publish it with: git push origin v$(VERSION)"

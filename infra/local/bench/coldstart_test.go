@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,7 +41,10 @@ import (
 // least minRuns rounds. The figures are medians: a function's time over
 // hellosdk's (<fn>/hellosdk, and the largest as max/hellosdk), put-event's
 // over hello world's (ratio), hellosdk's over hello world's (sdk-ratio),
-// and each process's peak resident memory (VmHWM) after its invoke.
+// and each process's peak resident memory (VmHWM) after its invoke. For
+// telling where the time goes, each binary's time to its request for the
+// invoke (<name>-init-ms: package init and main) and its CPU time
+// (<name>-cpu-ms, steadier than times on a busy machine) follow.
 func BenchmarkColdStart(b *testing.B) {
 	bins := buildOnce(b)
 	stub := httptest.NewServer(stubAWS())
@@ -54,7 +58,7 @@ func BenchmarkColdStart(b *testing.B) {
 		names = append(names, fn)
 	}
 	runs := max(b.N, minRuns)
-	times, inits := map[string][]time.Duration{}, map[string][]time.Duration{}
+	times, inits, cpus := map[string][]time.Duration{}, map[string][]time.Duration{}, map[string][]time.Duration{}
 	peaks := map[string][]int64{}
 	b.ResetTimer()
 	for i := range runs {
@@ -64,6 +68,7 @@ func BenchmarkColdStart(b *testing.B) {
 			r := coldStart(b, filepath.Join(bins, name), env, invokes[name], name != hello && name != hellosdk)
 			times[name] = append(times[name], r.answered)
 			inits[name] = append(inits[name], r.init)
+			cpus[name] = append(cpus[name], r.cpu)
 			peaks[name] = append(peaks[name], r.peakRSS)
 		}
 	}
@@ -73,6 +78,7 @@ func BenchmarkColdStart(b *testing.B) {
 		median[name] = medianOf(times[name])
 		b.ReportMetric(float64(median[name])/1e6, name+"-ms")
 		b.ReportMetric(float64(medianOf(inits[name]))/1e6, name+"-init-ms")
+		b.ReportMetric(float64(medianOf(cpus[name]))/1e6, name+"-cpu-ms")
 		b.ReportMetric(float64(medianOf(peaks[name])), name+"-peak-rss-B")
 	}
 	var worst float64
@@ -177,6 +183,10 @@ type coldStartRun struct {
 	// answered is the time from exec to the answer, init that to the
 	// request for the invoke (package init and main's setup).
 	answered, init time.Duration
+	// cpu is the process's CPU time (user and system, every thread), which
+	// waits on nothing: it varies less than times with what else the
+	// machine runs.
+	cpu time.Duration
 	// peakRSS is the process's peak resident memory (VmHWM) once it has
 	// answered, in bytes.
 	peakRSS int64
@@ -212,7 +222,8 @@ func coldStart(b *testing.B, bin string, env []string, in firstInvoke, traced bo
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	stop := sync.OnceFunc(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	defer stop()
 	var a answer
 	select {
 	case a = <-api.answered:
@@ -249,7 +260,12 @@ func coldStart(b *testing.B, bin string, env []string, in firstInvoke, traced bo
 			b.Fatalf("%s sent the subsegment %v, want one of a DynamoDB call", name, doc)
 		}
 	}
-	return coldStartRun{answered: a.at.Sub(start), init: a.asked.Sub(start), peakRSS: peak}
+	stop()
+	var cpu time.Duration
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return coldStartRun{answered: a.at.Sub(start), init: a.asked.Sub(start), cpu: cpu, peakRSS: peak}
 }
 
 // peakRSS is the peak resident set size of a live process (VmHWM), in

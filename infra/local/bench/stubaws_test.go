@@ -101,8 +101,8 @@ func capacity(units float64) map[string]any {
 	return map[string]any{"TableName": "events", "CapacityUnits": units}
 }
 
-func s(v string) map[string]string { return map[string]string{"S": v} }
-func n(v int64) map[string]string  { return map[string]string{"N": strconv.FormatInt(v, 10)} }
+func attrS(v string) map[string]string { return map[string]string{"S": v} }
+func attrN(v int64) map[string]string  { return map[string]string{"N": strconv.FormatInt(v, 10)} }
 
 // getItem answers a GetItem: the event, a watermark, or a counter.
 func getItem(key map[string]attr) any {
@@ -114,7 +114,7 @@ func getItem(key map[string]attr) any {
 	case sk == "W":
 		// Compaction has reached the day before yesterday: the first read
 		// of a device read since has nothing to fold.
-		item = map[string]any{"pk": s(pk), "sk": s(sk), "day": s(time.Now().UTC().AddDate(0, 0, -2).Format("20060102"))}
+		item = map[string]any{"pk": attrS(pk), "sk": attrS(sk), "day": attrS(time.Now().UTC().AddDate(0, 0, -2).Format("20060102"))}
 	default:
 		item = counterItem(pk, sk)
 	}
@@ -170,18 +170,18 @@ func query(in stubRequest) any {
 func eventItem(device, id string, version int64) map[string]any {
 	created := time.Now().Add(-time.Hour).UnixMilli()
 	item := map[string]any{
-		"pk": s("D#" + device), "sk": s(id), "gpk": s("get-greengrass-configurations#2"),
-		"type": s("get-greengrass-configurations"), "created": n(created), "updated": n(created),
-		"status": s("Failed"), "severity": s("info"), "state": s("new"),
-		"text":    s("Group b76f7a1c-2f5e-4b3f-9a0e-5d2f1c0e9b7a won't be pushed, because pkg_spiderman_gwip is missing from the deployment"),
-		"data":    s(`{"function":"get-greengrass-configurations","group":"b76f7a1c-2f5e-4b3f-9a0e-5d2f1c0e9b7a"}`),
-		"version": n(version), "expiresAt": n(time.Now().Add(90 * 24 * time.Hour).Unix()), "cs": n(6),
+		"pk": attrS("D#" + device), "sk": attrS(id), "gpk": attrS("get-greengrass-configurations#2"),
+		"type": attrS("get-greengrass-configurations"), "created": attrN(created), "updated": attrN(created),
+		"status": attrS("Failed"), "severity": attrS("info"), "state": attrS("new"),
+		"text":    attrS("Group b76f7a1c-2f5e-4b3f-9a0e-5d2f1c0e9b7a won't be pushed, because pkg_spiderman_gwip is missing from the deployment"),
+		"data":    attrS(`{"function":"get-greengrass-configurations","group":"b76f7a1c-2f5e-4b3f-9a0e-5d2f1c0e9b7a"}`),
+		"version": attrN(version), "expiresAt": attrN(time.Now().Add(90 * 24 * time.Hour).Unix()), "cs": attrN(6),
 	}
 	if version > 1 {
-		item["state"] = s("acknowledged")
-		item["updated"] = n(created + 60_000)
+		item["state"] = attrS("acknowledged")
+		item["updated"] = attrN(created + 60_000)
 		item["upd"] = map[string]any{"M": map[string]any{
-			"t": n(created + 60_000), "by": s("registry"), "c": s(`{"state":"acknowledged"}`),
+			"t": attrN(created + 60_000), "by": attrS("registry"), "c": attrS(`{"state":"acknowledged"}`),
 		}}
 	}
 	return item
@@ -189,7 +189,7 @@ func eventItem(device, id string, version int64) map[string]any {
 
 // counterItem is a counter item with a few hours counted.
 func counterItem(pk, sk string) map[string]any {
-	return map[string]any{"pk": s(pk), "sk": s(sk), "h": n(3), "i": n(12), "j": n(1), "y": n(4)}
+	return map[string]any{"pk": attrS(pk), "sk": attrS(sk), "h": attrN(3), "i": attrN(12), "j": attrN(1), "y": attrN(4)}
 }
 
 // eventID is a valid event id (a ULID) of time t.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,95 +11,163 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fleetlog/device-events/infra/bootstrap"
+	"github.com/fleetlog/device-events/pkg/routes"
 )
 
-// BenchmarkColdStart measures the time from exec to the first answered
-// invoke of the put-event bootstrap, built here as for Lambda (static,
-// stripped, no RPC shim) for this machine's architecture, against the same
-// for a hello-world aws-lambda-go function (testdata/hello). Each process
-// gets a Lambda Runtime API of its own (runtimeAPI) serving one invoke: an
-// HTTP API put of a DeLaval event, which put-event answers with a 201 after
-// its one TransactWriteItems call, sent to a stub DynamoDB on loopback.
-// Nothing else is reachable, so a function that fetched a secret or
-// described its table at start would fail here rather than look fast.
+// BenchmarkColdStart measures, for every function, the time from exec to
+// its first answered invoke and the peak memory of the process after it,
+// side by side with two baselines: hello world (testdata/hello) and hello
+// world with the SDK's DynamoDB client making one call (testdata/hellosdk),
+// the floor of any function built on that client. Every binary is built as
+// for Lambda by package bootstrap, for this machine's architecture.
 //
-// The two alternate, put-event first on even runs; at least minRuns each.
-// ratio is the median of put-event over the median of hello world.
+// Each process gets a Lambda Runtime API of its own (runtimeAPI) serving
+// one invoke, the function's realistic first request (firstInvokes), with
+// the environment the stack gives it (routes.Env) and active tracing (an
+// X-Ray daemon's UDP socket, which must receive the subsegment of a
+// DynamoDB call). DynamoDB and Secrets Manager are a stub on loopback
+// (stubAWS) answering in the services' form; nothing else is reachable.
+//
+// The binaries take turns, each starting every round one place later, at
+// least minRuns rounds. The figures are medians: a function's time over
+// hellosdk's (<fn>/hellosdk, and the largest as max/hellosdk), put-event's
+// over hello world's (ratio), hellosdk's over hello world's (sdk-ratio),
+// and each process's peak resident memory (VmHWM) after its invoke. For
+// telling where the time goes, each binary's time to its request for the
+// invoke (<name>-init-ms: package init and main) and its CPU time
+// (<name>-cpu-ms, steadier than times on a busy machine) follow.
 func BenchmarkColdStart(b *testing.B) {
 	bins := buildOnce(b)
-	dynamo := httptest.NewServer(stubDynamoDB())
-	defer dynamo.Close()
-	env := []string{
-		"AWS_LAMBDA_FUNCTION_NAME=put-event", "AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
-		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256", "AWS_LAMBDA_LOG_FORMAT=JSON", "_HANDLER=bootstrap",
-		"AWS_REGION=eu-west-1", "AWS_DEFAULT_REGION=eu-west-1",
-		"AWS_ACCESS_KEY_ID=AKIDBENCHMARK", "AWS_SECRET_ACCESS_KEY=benchmark", "AWS_SESSION_TOKEN=benchmark",
-		"TABLE_NAME=events", "RETENTION_DAYS=90", "AWS_ENDPOINT_URL_DYNAMODB=" + dynamo.URL,
-		"TZ=:UTC", "HOME=" + bins.dir, "LAMBDA_TASK_ROOT=" + bins.dir,
+	stub := httptest.NewServer(stubAWS())
+	defer stub.Close()
+	invokes := firstInvokes()
+	names := []string{hello, hellosdk}
+	for _, fn := range routes.Functions {
+		if _, ok := invokes[fn]; !ok {
+			b.Fatalf("no first invoke for %s in firstInvokes", fn)
+		}
+		names = append(names, fn)
 	}
-	payload := putPayload(b)
 	runs := max(b.N, minRuns)
-	var put, hello, sdk []time.Duration
+	times, inits, cpus := map[string][]time.Duration{}, map[string][]time.Duration{}, map[string][]time.Duration{}
+	peaks := map[string][]int64{}
 	b.ResetTimer()
 	for i := range runs {
-		if i%2 == 0 {
-			put = append(put, coldStart(b, bins.put, env, payload, true))
-			hello = append(hello, coldStart(b, bins.hello, env, payload, false))
-			sdk = append(sdk, coldStart(b, bins.sdk, env, payload, false))
-		} else {
-			sdk = append(sdk, coldStart(b, bins.sdk, env, payload, false))
-			hello = append(hello, coldStart(b, bins.hello, env, payload, false))
-			put = append(put, coldStart(b, bins.put, env, payload, true))
+		for j := range names {
+			name := names[(i+j)%len(names)]
+			env := functionEnv(name, stub.URL)
+			r := coldStart(b, filepath.Join(bins, name), env, invokes[name], name != hello && name != hellosdk)
+			times[name] = append(times[name], r.answered)
+			inits[name] = append(inits[name], r.init)
+			cpus[name] = append(cpus[name], r.cpu)
+			peaks[name] = append(peaks[name], r.peakRSS)
 		}
 	}
 	b.StopTimer()
-	p, h, s := medianDuration(put), medianDuration(hello), medianDuration(sdk)
-	b.ReportMetric(float64(p)/1e6, "put-event-ms")
-	b.ReportMetric(float64(h)/1e6, "hello-ms")
-	b.ReportMetric(float64(s)/1e6, "hello-sdk-ms")
-	b.ReportMetric(float64(p)/float64(h), "ratio")
-	b.ReportMetric(float64(s)/float64(h), "sdk-ratio")
+	median := map[string]time.Duration{}
+	for _, name := range names {
+		median[name] = medianOf(times[name])
+		b.ReportMetric(float64(median[name])/1e6, name+"-ms")
+		b.ReportMetric(float64(medianOf(inits[name]))/1e6, name+"-init-ms")
+		b.ReportMetric(float64(medianOf(cpus[name]))/1e6, name+"-cpu-ms")
+		b.ReportMetric(float64(medianOf(peaks[name])), name+"-peak-rss-B")
+	}
+	var worst float64
+	var worstPeak int64
+	for _, fn := range routes.Functions {
+		r := float64(median[fn]) / float64(median[hellosdk])
+		b.ReportMetric(r, fn+"/hellosdk")
+		worst = max(worst, r)
+		worstPeak = max(worstPeak, medianOf(peaks[fn]))
+	}
+	b.ReportMetric(worst, "max/hellosdk")
+	b.ReportMetric(float64(worstPeak), "max-peak-rss-B")
+	b.ReportMetric(float64(median[routes.PutEvent])/float64(median[hello]), "ratio")
+	b.ReportMetric(float64(median[hellosdk])/float64(median[hello]), "sdk-ratio")
 }
 
 // minRuns is the least number of cold starts of each binary.
 const minRuns = 21
 
-type binaries struct{ dir, put, hello, sdk string }
+// The baselines' names, beside the functions'.
+const (
+	hello    = "hello"
+	hellosdk = "hellosdk"
+)
 
+// functionEnv is the environment Lambda and the stack give function fn
+// (the baselines get put-event's), with the AWS endpoints sent to the
+// stub.
+func functionEnv(fn, stubURL string) []string {
+	deployed := fn
+	if fn == hello || fn == hellosdk {
+		deployed = routes.PutEvent
+	}
+	env := []string{
+		"AWS_LAMBDA_FUNCTION_NAME=" + fn, "AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + strconv.Itoa(routes.Deployments[deployed].MemoryMB),
+		"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/" + fn, "_HANDLER=bootstrap",
+		"AWS_REGION=eu-west-1", "AWS_DEFAULT_REGION=eu-west-1",
+		"AWS_ACCESS_KEY_ID=AKIDBENCHMARK", "AWS_SECRET_ACCESS_KEY=benchmark", "AWS_SESSION_TOKEN=benchmark",
+		"AWS_ENDPOINT_URL_DYNAMODB=" + stubURL, "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + stubURL,
+		"TZ=:UTC", "HOME=/tmp", "LAMBDA_TASK_ROOT=/var/task", "PATH=/usr/local/bin:/usr/bin/:/bin",
+	}
+	vars := routes.Env(deployed, routes.Settings{
+		Table: "events", RetentionDays: 90,
+		PageTokenSecretARN: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:page-token-key-AbCdEf",
+		APIIDs:             map[routes.API]string{routes.Events: benchAPIID, routes.Registry: "f6g7h8i9j0"},
+	})
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// buildBins builds every function's bootstrap and the baselines into one
+// folder, each under its name, once per test binary.
 var (
 	buildDir  string
-	buildBins = sync.OnceValues(func() (binaries, error) {
+	buildBins = sync.OnceValues(func() (string, error) {
+		root, err := bootstrap.ModuleRoot()
+		if err != nil {
+			return "", err
+		}
 		dir, err := os.MkdirTemp("", "coldstart-")
 		if err != nil {
-			return binaries{}, err
+			return "", err
 		}
 		buildDir = dir
-		bins := binaries{dir: dir, put: filepath.Join(dir, "put-event"), hello: filepath.Join(dir, "hello"), sdk: filepath.Join(dir, "hellosdk")}
-		for out, pkg := range map[string]string{bins.put: "../../../functions/put-event", bins.hello: "./testdata/hello", bins.sdk: "./testdata/hellosdk"} {
-			// The flags of `make build`, for this machine.
-			cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH)
-			if msg, err := cmd.CombinedOutput(); err != nil {
-				return binaries{}, fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
+		ctx := context.Background()
+		for _, fn := range routes.Functions {
+			if err := bootstrap.Build(ctx, root, fn, bootstrap.HostArch, filepath.Join(dir, fn)); err != nil {
+				return "", err
 			}
 		}
-		return bins, nil
+		for name, pkg := range map[string]string{hello: helloPackage, hellosdk: hellosdkPackage} {
+			if err := buildPackage(ctx, root, pkg, bootstrap.HostArch, filepath.Join(dir, name)); err != nil {
+				return "", err
+			}
+		}
+		return dir, nil
 	})
 )
 
-func buildOnce(b *testing.B) binaries {
+func buildOnce(b *testing.B) string {
 	b.Helper()
-	bins, err := buildBins()
+	dir, err := buildBins()
 	if err != nil {
 		b.Fatal(err)
 	}
-	return bins
+	return dir
 }
 
 func TestMain(m *testing.M) {
@@ -109,40 +178,116 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// coldStart runs one process to its first answered invoke and returns the
-// time from exec to the answer.
-func coldStart(b *testing.B, bin string, env []string, payload []byte, wantPut bool) time.Duration {
+// coldStartRun is what one cold start measured.
+type coldStartRun struct {
+	// answered is the time from exec to the answer, init that to the
+	// request for the invoke (package init and main's setup).
+	answered, init time.Duration
+	// cpu is the process's CPU time (user and system, every thread), which
+	// waits on nothing: it varies less than times with what else the
+	// machine runs.
+	cpu time.Duration
+	// peakRSS is the process's peak resident memory (VmHWM) once it has
+	// answered, in bytes.
+	peakRSS int64
+}
+
+// coldStart runs one process to its first answered invoke, checks the
+// answer (and, traced, that its DynamoDB call reached the X-Ray daemon),
+// and returns what it measured.
+func coldStart(b *testing.B, bin string, env []string, in firstInvoke, traced bool) coldStartRun {
 	b.Helper()
+	name := filepath.Base(bin)
+	payload := in.payload
+	if payload == nil {
+		payload = []byte(`{}`)
+	}
 	api := newRuntimeAPI(payload)
 	defer api.close()
+	env = append(slices.Clone(env), "AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(api.srv.URL, "http://"))
+	var xray *xrayDaemon
+	if traced {
+		var err error
+		if xray, err = listenXRay(); err != nil {
+			b.Fatal(err)
+		}
+		defer xray.close()
+		env = append(env, "AWS_XRAY_DAEMON_ADDRESS="+xray.addr())
+	}
 	var logs bytes.Buffer
 	cmd := exec.Command(bin)
-	cmd.Env = append(slices.Clone(env), "AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(api.srv.URL, "http://"))
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	stop := sync.OnceFunc(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	defer stop()
+	var a answer
 	select {
-	case a := <-api.answered:
-		if a.err != "" {
-			b.Fatalf("%s: %s\n%s", filepath.Base(bin), a.err, logs.String())
-		}
-		if wantPut && !bytes.Contains(a.body, []byte(`"statusCode":201`)) {
-			b.Fatalf("%s answered %s, want a 201\n%s", filepath.Base(bin), a.body, logs.String())
-		}
-		return a.at.Sub(start)
+	case a = <-api.answered:
 	case <-time.After(10 * time.Second):
-		b.Fatalf("%s did not answer its invoke in 10 s\n%s", filepath.Base(bin), logs.String())
+		b.Fatalf("%s did not answer its invoke in 10 s\n%s", name, logs.String())
 	}
-	return 0
+	if a.err != "" {
+		b.Fatalf("%s: %s\n%s", name, a.err, logs.String())
+	}
+	peak, err := peakRSS(cmd.Process.Pid)
+	if err != nil {
+		b.Fatalf("%s: %v", name, err)
+	}
+	if in.status != 0 {
+		var resp struct {
+			StatusCode int    `json:"statusCode"`
+			Body       string `json:"body"`
+		}
+		if err := json.Unmarshal(a.body, &resp); err != nil || resp.StatusCode != in.status {
+			b.Fatalf("%s answered %s, want a %d\n%s", name, a.body, in.status, logs.String())
+		}
+		for _, w := range in.want {
+			if !strings.Contains(resp.Body, w) {
+				b.Fatalf("%s answered %s, want it to contain %s", name, resp.Body, w)
+			}
+		}
+	}
+	if traced {
+		doc, err := xray.subsegment(5 * time.Second)
+		if err != nil {
+			b.Fatalf("%s: %v\n%s", name, err, logs.String())
+		}
+		if doc["name"] != "DynamoDB" || doc["namespace"] != "aws" {
+			b.Fatalf("%s sent the subsegment %v, want one of a DynamoDB call", name, doc)
+		}
+	}
+	stop()
+	var cpu time.Duration
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return coldStartRun{answered: a.at.Sub(start), init: a.asked.Sub(start), cpu: cpu, peakRSS: peak}
+}
+
+// peakRSS is the peak resident set size of a live process (VmHWM), in
+// bytes.
+func peakRSS(pid int) (int64, error) {
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
 }
 
 type answer struct {
-	at   time.Time
-	body []byte
-	err  string
+	asked, at time.Time // when the function asked for its invoke, when it answered
+	body      []byte
+	err       string
 }
 
 // runtimeAPI is the part of the Lambda Runtime API a function uses for one
@@ -152,6 +297,7 @@ type runtimeAPI struct {
 	answered chan answer
 	mu       sync.Mutex
 	served   bool
+	asked    time.Time
 	done     chan struct{}
 }
 
@@ -161,9 +307,11 @@ func newRuntimeAPI(payload []byte) *runtimeAPI {
 	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Method == "GET" && r.URL.Path == prefix+"invocation/next":
+			asked := time.Now()
 			a.mu.Lock()
 			first := !a.served
 			a.served = true
+			a.asked = asked
 			a.mu.Unlock()
 			if !first { // the function waits for its next invoke until it is stopped
 				select {
@@ -183,7 +331,10 @@ func newRuntimeAPI(payload []byte) *runtimeAPI {
 			at := time.Now()
 			body, _ := io.ReadAll(r.Body)
 			w.WriteHeader(http.StatusAccepted)
-			a.answered <- answer{at: at, body: body}
+			a.mu.Lock()
+			asked := a.asked
+			a.mu.Unlock()
+			a.answered <- answer{asked: asked, at: at, body: body}
 		case r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/error"):
 			body, _ := io.ReadAll(r.Body)
 			w.WriteHeader(http.StatusAccepted)
@@ -200,46 +351,9 @@ func (a *runtimeAPI) close() {
 	a.srv.Close()
 }
 
-// stubDynamoDB answers every DynamoDB call with an empty success, as
-// TransactWriteItems does.
-func stubDynamoDB() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-		w.Header().Set("X-Amzn-Requestid", "stub")
-		_, _ = w.Write([]byte(`{}`))
-	})
-}
-
-// putPayload is the HTTP API event of a DeLaval put, as API Gateway sends it.
-func putPayload(b *testing.B) []byte {
-	const device = "e8613951-216a-4ad7-85e3-dd963d0823c4"
-	body, _ := json.Marshal(map[string]string{
-		"deviceid": device, "status": "Failed", "function": "get-greengrass-configurations",
-		"description": "Group b76f7a1c-2f5e-4b3f-9a0e-5d2f1c0e9b7a won't be pushed, because pkg_spiderman_gwip is missing from the deployment",
-	})
-	e := map[string]any{
-		"version": "2.0", "routeKey": "POST /devices/{deviceId}/events", "rawPath": "/devices/" + device + "/events",
-		"rawQueryString": "", "headers": map[string]string{"content-type": "application/json", "host": "api.example.com"},
-		"pathParameters": map[string]string{"deviceId": device}, "isBase64Encoded": false, "body": string(body),
-		"requestContext": map[string]any{
-			"accountId": "123456789012", "apiId": "a1b2c3d4e5", "requestId": "JKJaXmPLvHcESHA=", "stage": "$default",
-			"routeKey": "POST /devices/{deviceId}/events",
-			"http":     map[string]string{"method": "POST", "path": "/devices/" + device + "/events", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7"},
-			"authorizer": map[string]any{"jwt": map[string]any{
-				"claims": map[string]string{"sub": "registry", "scope": "events/write"}, "scopes": nil,
-			}},
-		},
-	}
-	payload, err := json.Marshal(e)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return payload
-}
-
-func medianDuration(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
+// medianOf is the median of xs.
+func medianOf[T time.Duration | int64](xs []T) T {
+	s := slices.Clone(xs)
 	slices.Sort(s)
 	if len(s)%2 == 1 {
 		return s[len(s)/2]

@@ -5,21 +5,30 @@
 //
 // Every figure of the block comes from a benchmark's custom metric (see
 // BENCHMARKS.md for what each means), except binary.max_bytes, the largest
-// bootstrap under -bins as `make build` leaves them. A figure that no input
-// has is an error: the block is never printed with holes.
+// bootstrap under -bins as `make build` leaves them, and
+// binary.max_over_hellosdk, that over the bootstrap of testdata/hellosdk,
+// which the command builds with the same flags for the same architecture.
+// Every function under -bins must have its cold-start figures. A figure
+// that no input has is an error: the block is never printed with holes.
 package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
+	"debug/elf"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/fleetlog/device-events/infra/bootstrap"
 )
 
 func main() {
@@ -30,10 +39,91 @@ func main() {
 	fs := flag.NewFlagSet("summary", flag.ExitOnError)
 	bins := fs.String("bins", "build/lambda", "folder of the Lambda bootstraps (<function>/bootstrap)")
 	_ = fs.Parse(os.Args[2:])
-	if err := summary(os.Stdout, *bins, fs.Args()); err != nil {
+	floor, err := hellosdkBytes(context.Background(), *bins)
+	if err == nil {
+		err = summary(os.Stdout, *bins, floor, fs.Args())
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench summary:", err)
 		os.Exit(1)
 	}
+}
+
+// The baselines of the cold-start benchmark (coldstart_test.go): hello
+// world, and hello world with the SDK's DynamoDB client making one call.
+const (
+	helloPackage    = "./infra/local/bench/testdata/hello"
+	hellosdkPackage = "./infra/local/bench/testdata/hellosdk"
+)
+
+// buildPackage builds the main package pkg of the module rooted at root
+// for linux/goarch into out, as package bootstrap builds a function's
+// bootstrap: its flags, its environment.
+func buildPackage(ctx context.Context, root, pkg, goarch, out string) error {
+	args := append(append([]string{"build"}, bootstrap.Flags...), "-o", out, pkg)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), bootstrap.Env(goarch)...)
+	var msg bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &msg, &msg
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build %s for linux/%s: %v\n%s", pkg, goarch, err, msg.Bytes())
+	}
+	return nil
+}
+
+// hellosdkBytes is the size of testdata/hellosdk built as the bootstraps
+// under binDir were: same flags, and their architecture.
+func hellosdkBytes(ctx context.Context, binDir string) (int64, error) {
+	paths, err := filepath.Glob(filepath.Join(binDir, "*", "bootstrap"))
+	if err != nil || len(paths) == 0 {
+		return 0, fmt.Errorf("no bootstraps under %s (make build)", binDir)
+	}
+	arch := ""
+	for _, p := range paths {
+		a, err := archOf(p)
+		if err != nil {
+			return 0, err
+		}
+		if arch != "" && a != arch {
+			return 0, fmt.Errorf("bootstraps of two architectures under %s: %s and %s", binDir, arch, a)
+		}
+		arch = a
+	}
+	root, err := bootstrap.ModuleRoot()
+	if err != nil {
+		return 0, err
+	}
+	dir, err := os.MkdirTemp("", "hellosdk-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "bootstrap")
+	if err := buildPackage(ctx, root, hellosdkPackage, arch, out); err != nil {
+		return 0, err
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}
+
+// archOf is the GOARCH of an ELF executable.
+func archOf(path string) (string, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	switch f.Machine {
+	case elf.EM_AARCH64:
+		return "arm64", nil
+	case elf.EM_X86_64:
+		return "amd64", nil
+	}
+	return "", fmt.Errorf("%s: a bootstrap for %v, neither arm64 nor amd64", path, f.Machine)
 }
 
 // metric names one custom metric of one benchmark: the benchmark's name
@@ -66,6 +156,9 @@ var block = []line{
 	{"response.max_bytes", metric{"BenchmarkListAnswerSize", "max-bytes"}},
 	{"binary.max_bytes", metric{}},
 	{"coldstart.ratio_vs_hello", metric{"BenchmarkColdStart", "ratio"}},
+	{"coldstart.ratio_vs_hellosdk", metric{"BenchmarkColdStart", "max/hellosdk"}},
+	{"binary.max_over_hellosdk", metric{}},
+	{"coldstart.peak_rss_bytes", metric{"BenchmarkColdStart", "max-peak-rss-B"}},
 	{"patch.wcu_after_100_updates", metric{"BenchmarkPatch/after_100_updates", "WCU/op"}},
 	{"put.6mb_body.cpu_ms", metric{"BenchmarkPut6MBBody", "cpu-ms/op"}},
 }
@@ -100,13 +193,27 @@ var extra = []line{
 	{"handler.put.bytes_per_op", metric{"BenchmarkPutHandler", "B/op"}},
 	{"coldstart.put_event_ms", metric{"BenchmarkColdStart", "put-event-ms"}},
 	{"coldstart.hello_ms", metric{"BenchmarkColdStart", "hello-ms"}},
+	{"coldstart.hellosdk_ms", metric{"BenchmarkColdStart", "hellosdk-ms"}},
+	{"coldstart.sdk_ratio_vs_hello", metric{"BenchmarkColdStart", "sdk-ratio"}},
+	{"coldstart.hellosdk.peak_rss_bytes", metric{"BenchmarkColdStart", "hellosdk-peak-rss-B"}},
+	{"coldstart.hello.peak_rss_bytes", metric{"BenchmarkColdStart", "hello-peak-rss-B"}},
 	{"patch.wcu_after_100_updates_warning", metric{"BenchmarkPatch/after_100_updates_warning", "WCU/op"}},
 	{"patch.local_wcu_after_100_updates", metric{"BenchmarkPatch/after_100_updates", "local-WCU/op"}},
 	{"patch.rcu_after_100_updates", metric{"BenchmarkPatch/after_100_updates", "RCU/op"}},
 	{"put.6mb_body_over_limit.cpu_ms", metric{"BenchmarkPut6MBBody", "over-cpu-ms/op"}},
 }
 
-func summary(w io.Writer, binDir string, files []string) error {
+// perFunction are the lines every function under -bins must have.
+func perFunction(fn string) []line {
+	return []line{
+		{"coldstart." + fn + ".ratio_vs_hellosdk", metric{"BenchmarkColdStart", fn + "/hellosdk"}},
+		{"coldstart." + fn + ".peak_rss_bytes", metric{"BenchmarkColdStart", fn + "-peak-rss-B"}},
+	}
+}
+
+// summary writes the block; hellosdk is the size of the hellosdk bootstrap
+// built as those under binDir.
+func summary(w io.Writer, binDir string, hellosdk int64, files []string) error {
 	metrics := map[metric]string{}
 	for _, f := range files {
 		fh, err := os.Open(f)
@@ -126,8 +233,12 @@ func summary(w io.Writer, binDir string, files []string) error {
 	var out []string
 	var missing []string
 	for _, l := range block {
-		if l.key == "binary.max_bytes" {
+		switch l.key {
+		case "binary.max_bytes":
 			out = append(out, fmt.Sprintf("%s %d", l.key, maxSize(sizes)))
+			continue
+		case "binary.max_over_hellosdk":
+			out = append(out, fmt.Sprintf("%s %.3f", l.key, float64(maxSize(sizes))/float64(hellosdk)))
 			continue
 		}
 		v, ok := metrics[l.from]
@@ -135,6 +246,21 @@ func summary(w io.Writer, binDir string, files []string) error {
 			missing = append(missing, fmt.Sprintf("%s (%s %s)", l.key, l.from.bench, l.from.unit))
 		}
 		out = append(out, l.key+" "+v)
+	}
+	names := make([]string, 0, len(sizes))
+	for fn := range sizes {
+		names = append(names, fn)
+	}
+	sort.Strings(names)
+	var fnLines []string
+	for _, fn := range names {
+		for _, l := range perFunction(fn) {
+			v, ok := metrics[l.from]
+			if !ok {
+				missing = append(missing, fmt.Sprintf("%s (%s %s)", l.key, l.from.bench, l.from.unit))
+			}
+			fnLines = append(fnLines, l.key+" "+v)
+		}
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("no figure for %s", strings.Join(missing, ", "))
@@ -144,14 +270,11 @@ func summary(w io.Writer, binDir string, files []string) error {
 			out = append(out, l.key+" "+v)
 		}
 	}
-	names := make([]string, 0, len(sizes))
-	for fn := range sizes {
-		names = append(names, fn)
-	}
-	sort.Strings(names)
+	out = append(out, fnLines...)
 	for _, fn := range names {
 		out = append(out, fmt.Sprintf("binary.%s.bytes %d", fn, sizes[fn]))
 	}
+	out = append(out, fmt.Sprintf("binary.hellosdk.bytes %d", hellosdk))
 	_, err = fmt.Fprintln(w, "== summary ==\n"+strings.Join(out, "\n"))
 	return err
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -33,7 +35,7 @@ BenchmarkAggregateVsNaive-2                     	      20	 381457574 ns/op	     
 BenchmarkPutOverhead-2   	      20	 227555726 ns/op	       167.8 api-puts/s	         1.120 overhead-ratio	       188.0 sdk-puts/s
 BenchmarkPutHandler-2   	    5000	     42702 ns/op	   17503 B/op	     195 allocs/op
 BenchmarkListAnswerSize-2   	       1	10268392343 ns/op	   5724409 max-bytes
-BenchmarkColdStart-2   	      21	  10013175 ns/op	         2.639 hello-ms	         5.090 put-event-ms	         1.929 ratio
+BenchmarkColdStart-2   	      21	  10013175 ns/op	         2.639 hello-ms	   5234688 hello-peak-rss-B	         4.300 hellosdk-ms	   9437184 hellosdk-peak-rss-B	         5.090 put-event-ms	  11534336 put-event-peak-rss-B	         6.020 aggregate-events-ms	  12582912 aggregate-events-peak-rss-B	         1.184 put-event/hellosdk	         1.400 aggregate-events/hellosdk	         1.400 max/hellosdk	  12582912 max-peak-rss-B	         1.929 ratio	         1.629 sdk-ratio
 BenchmarkPatch/after_100_updates-2         	      20	  68191620 ns/op	         5.050 RCU/op	         3.000 WCU/op	         3.000 local-WCU/op
 BenchmarkPatch/after_100_updates_warning-2 	      20	  73367520 ns/op	         5.050 RCU/op	         3.000 WCU/op	         3.000 local-WCU/op
 BenchmarkPut6MBBody-2   	      10	 159292914 ns/op	        47.65 cpu-ms/op	        35.82 numbers-cpu-ms/op	        47.65 objects-cpu-ms/op	        32.80 over-cpu-ms/op	        39.46 string-cpu-ms/op
@@ -44,7 +46,7 @@ PASS
 		t.Fatal(err)
 	}
 	var got strings.Builder
-	if err := summary(&got, dir, []string{file}); err != nil {
+	if err := summary(&got, dir, 500, []string{file}); err != nil {
 		t.Fatal(err)
 	}
 	want := `== summary ==
@@ -66,14 +68,67 @@ handler.put.allocs_per_op 195
 response.max_bytes 5724409
 binary.max_bytes 700
 coldstart.ratio_vs_hello 1.929
+coldstart.ratio_vs_hellosdk 1.400
+binary.max_over_hellosdk 1.400
+coldstart.peak_rss_bytes 12582912
 patch.wcu_after_100_updates 3.000
 put.6mb_body.cpu_ms 47.65
 `
 	if !strings.HasPrefix(got.String(), want) {
 		t.Fatalf("got\n%s\nwant it to begin with\n%s", got.String(), want)
 	}
-	if !strings.Contains(got.String(), "\nbinary.put-event.bytes 300\n") {
-		t.Errorf("got\n%s\nwant a line per bootstrap", got.String())
+	for _, line := range []string{
+		"coldstart.aggregate-events.ratio_vs_hellosdk 1.400", "coldstart.aggregate-events.peak_rss_bytes 12582912",
+		"coldstart.put-event.ratio_vs_hellosdk 1.184", "coldstart.put-event.peak_rss_bytes 11534336",
+		"coldstart.hellosdk.peak_rss_bytes 9437184", "binary.put-event.bytes 300", "binary.hellosdk.bytes 500",
+	} {
+		if !strings.Contains(got.String(), "\n"+line+"\n") {
+			t.Errorf("got\n%s\nwant the line %s", got.String(), line)
+		}
+	}
+}
+
+func TestSummaryRefusesAFunctionWithoutColdStartFigures(t *testing.T) {
+	dir := t.TempDir()
+	for _, fn := range []string{"put-event", "patch-event"} {
+		if err := os.MkdirAll(filepath.Join(dir, fn), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fn, "bootstrap"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out strings.Builder
+	for _, l := range block {
+		if l.from.bench != "" {
+			fmt.Fprintf(&out, "%s-2 1 1 ns/op 1.000 %s\n", l.from.bench, l.from.unit)
+		}
+	}
+	out.WriteString("BenchmarkColdStart-2 1 1 ns/op 1.100 put-event/hellosdk 9000000 put-event-peak-rss-B\n")
+	file := filepath.Join(dir, "bench.txt")
+	if err := os.WriteFile(file, []byte(out.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := summary(&strings.Builder{}, dir, 1, []string{file})
+	if err == nil || !strings.Contains(err.Error(), "coldstart.patch-event.ratio_vs_hellosdk") || strings.Contains(err.Error(), "put-event") {
+		t.Fatalf("err = %v, want one naming patch-event's figures only", err)
+	}
+}
+
+func TestArchOfReadsTheELFMachine(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := archOf(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != runtime.GOARCH {
+		t.Errorf("archOf(the test binary) = %s, want %s", got, runtime.GOARCH)
+	}
+	if _, err := archOf(filepath.Join("testdata", "hello", "main.go")); err == nil {
+		t.Error("archOf(a Go source file) = nil error, want one")
 	}
 }
 
@@ -89,7 +144,7 @@ func TestSummaryRefusesMissingFigures(t *testing.T) {
 	if err := os.WriteFile(file, []byte("BenchmarkPut/single-2 20 1 ns/op 7.000 WCU/event\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := summary(&strings.Builder{}, dir, []string{file})
+	err := summary(&strings.Builder{}, dir, 1, []string{file})
 	if err == nil || !strings.Contains(err.Error(), "put.batch25.wcu_per_event") {
 		t.Fatalf("err = %v, want one naming the missing figures", err)
 	}

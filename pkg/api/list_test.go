@@ -13,8 +13,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal"
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal/ddbtest"
+	"github.com/fleetlog/device-events/pkg/dynamodblocal"
+	"github.com/fleetlog/device-events/pkg/dynamodblocal/ddbtest"
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/pagetoken"
 	"github.com/fleetlog/device-events/pkg/routes"

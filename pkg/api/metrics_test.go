@@ -7,8 +7,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal"
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal/ddbtest"
+	"github.com/fleetlog/device-events/pkg/dynamodblocal"
+	"github.com/fleetlog/device-events/pkg/dynamodblocal/ddbtest"
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/routes"
 )

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal/ddbtest"
+	"github.com/fleetlog/device-events/pkg/dynamodblocal/ddbtest"
 )
 
 func TestMain(m *testing.M) { ddbtest.Main(m) }

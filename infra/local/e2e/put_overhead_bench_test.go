@@ -16,9 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/oklog/ulid/v2"
 
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal/ddbtest"
 	"github.com/fleetlog/device-events/infra/local/stacktest"
 	"github.com/fleetlog/device-events/pkg/api"
+	"github.com/fleetlog/device-events/pkg/dynamodblocal/ddbtest"
 	"github.com/fleetlog/device-events/pkg/eventstore"
 )
 

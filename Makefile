@@ -72,8 +72,8 @@ test: deps build-local
 
 # Fuzz targets as package:Target; go test -fuzz takes one package and one
 # target per run. make test runs each briefly, make fuzz longer.
-FUZZ_TARGETS := ingest:FuzzDecode timestamp:FuzzParse pagetoken:FuzzDecode \
-                eventstore:FuzzMergePatch jsonbody:FuzzCheck jsonbody:FuzzValue api:FuzzDecodePatch
+FUZZ_TARGETS := ingest:FuzzDecode internal/timestamp:FuzzParse internal/pagetoken:FuzzDecode \
+                eventstore:FuzzMergePatch internal/jsonbody:FuzzCheck internal/jsonbody:FuzzValue api:FuzzDecodePatch
 FUZZTIME ?= 2m
 
 # $(call fuzz-each,<time>) fuzzes every target for <time>.

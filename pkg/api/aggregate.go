@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
-	"github.com/fleetlog/device-events/pkg/timestamp"
+	"github.com/fleetlog/device-events/pkg/internal/timestamp"
 )
 
 type bucketJSON struct {

@@ -22,9 +22,9 @@ import (
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
-	"github.com/fleetlog/device-events/pkg/pagetoken"
+	"github.com/fleetlog/device-events/pkg/internal/pagetoken"
+	"github.com/fleetlog/device-events/pkg/internal/telemetry"
 	"github.com/fleetlog/device-events/pkg/routes"
-	"github.com/fleetlog/device-events/pkg/xraytrace"
 )
 
 // Config is what a function reads from its environment: the variables the
@@ -114,7 +114,7 @@ func NewFromEnv(ctx context.Context, name string, secretKeys SecretKeys) (*Funct
 	if err != nil {
 		return nil, err
 	}
-	if err := xraytrace.Setup(); err != nil {
+	if err := telemetry.SetupXRay(); err != nil {
 		return nil, err
 	}
 	db, awsCfg, err := DynamoDB(ctx, Endpoint("DYNAMODB"))
@@ -168,7 +168,7 @@ func DynamoDB(ctx context.Context, endpoint string) (*dynamodb.Client, aws.Confi
 		return nil, aws.Config{}, fmt.Errorf("AWS config: %w", err)
 	}
 	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
-		o.TracerProvider = xraytrace.TracerProvider()
+		o.TracerProvider = telemetry.TracerProvider()
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 			o.DisableValidateResponseChecksum = true // DynamoDB Local's checksums are wrong

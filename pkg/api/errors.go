@@ -9,8 +9,8 @@ import (
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/ingest"
-	"github.com/fleetlog/device-events/pkg/jsonbody"
-	"github.com/fleetlog/device-events/pkg/pagetoken"
+	"github.com/fleetlog/device-events/pkg/internal/jsonbody"
+	"github.com/fleetlog/device-events/pkg/internal/pagetoken"
 )
 
 // Error is an answer other than success: a status, the contract's error

@@ -19,9 +19,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
-	"github.com/fleetlog/device-events/pkg/pagetoken"
+	"github.com/fleetlog/device-events/pkg/internal/pagetoken"
+	"github.com/fleetlog/device-events/pkg/internal/telemetry"
 	"github.com/fleetlog/device-events/pkg/routes"
-	"github.com/fleetlog/device-events/pkg/xraytrace"
 )
 
 // Deps are what the handlers need from outside.
@@ -124,7 +124,7 @@ func (f *Function) Invoke(ctx context.Context, payload json.RawMessage) (any, er
 		ctx, cancel = context.WithDeadline(ctx, dl.Add(-deadlineMargin))
 		defer cancel()
 	}
-	ctx = xraytrace.Start(ctx)
+	ctx = telemetry.StartTrace(ctx)
 	if e, ok := decodeHTTPAPI(payload); ok {
 		r, rerr := fromHTTPAPI(e)
 		return f.serve(ctx, r, rerr).httpAPI(), nil

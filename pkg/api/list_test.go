@@ -16,7 +16,7 @@ import (
 	"github.com/fleetlog/device-events/pkg/dynamodblocal"
 	"github.com/fleetlog/device-events/pkg/dynamodblocal/ddbtest"
 	"github.com/fleetlog/device-events/pkg/eventstore"
-	"github.com/fleetlog/device-events/pkg/pagetoken"
+	"github.com/fleetlog/device-events/pkg/internal/pagetoken"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 

@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
-	"github.com/fleetlog/device-events/pkg/pagetoken"
+	"github.com/fleetlog/device-events/pkg/internal/pagetoken"
 )
 
 func (f *Function) pageTokens(ctx context.Context) (*pagetoken.Signer, error) {

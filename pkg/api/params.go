@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
+	"github.com/fleetlog/device-events/pkg/internal/timestamp"
 	"github.com/fleetlog/device-events/pkg/routes"
-	"github.com/fleetlog/device-events/pkg/timestamp"
 )
 
 // params reads a request's query parameters against the set a route allows.

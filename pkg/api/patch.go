@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
-	"github.com/fleetlog/device-events/pkg/jsonbody"
-	"github.com/fleetlog/device-events/pkg/timestamp"
+	"github.com/fleetlog/device-events/pkg/internal/jsonbody"
+	"github.com/fleetlog/device-events/pkg/internal/timestamp"
 )
 
 // patchEvent changes an event's lifecycle: state, severity, status, text,

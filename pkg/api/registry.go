@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
-	"github.com/fleetlog/device-events/pkg/jsonbody"
+	"github.com/fleetlog/device-events/pkg/internal/jsonbody"
 )
 
 // The DeLaval device registry's own API (routes.Registry), for its clients

@@ -4,7 +4,7 @@ import (
 	"net/url"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
-	"github.com/fleetlog/device-events/pkg/timestamp"
+	"github.com/fleetlog/device-events/pkg/internal/timestamp"
 )
 
 // eventJSON is an event as the API writes it.

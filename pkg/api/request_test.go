@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
-	"github.com/fleetlog/device-events/pkg/pagetoken"
+	"github.com/fleetlog/device-events/pkg/internal/pagetoken"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 

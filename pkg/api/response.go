@@ -3,7 +3,7 @@ package api
 import (
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/fleetlog/device-events/pkg/jsonbody"
+	"github.com/fleetlog/device-events/pkg/internal/jsonbody"
 )
 
 // Response is what a route handler answers.

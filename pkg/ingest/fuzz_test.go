@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
-	"github.com/fleetlog/device-events/pkg/jsonbody"
+	"github.com/fleetlog/device-events/pkg/internal/jsonbody"
 )
 
 // FuzzDecode feeds put-event bodies to Decode, over HTTP (a device in the

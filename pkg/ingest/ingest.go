@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
-	"github.com/fleetlog/device-events/pkg/jsonbody"
-	"github.com/fleetlog/device-events/pkg/timestamp"
+	"github.com/fleetlog/device-events/pkg/internal/jsonbody"
+	"github.com/fleetlog/device-events/pkg/internal/timestamp"
 )
 
 // TooLargeError is returned for an event over eventstore.MaxEventBytes.

@@ -1,4 +1,4 @@
-package xraytrace
+package telemetry
 
 import (
 	"bytes"
@@ -37,10 +37,10 @@ func TestSDKCallsBecomeSubsegmentsOfTheFunctionsTrace(t *testing.T) {
 	}
 	defer daemon.Close()
 	t.Setenv("AWS_XRAY_DAEMON_ADDRESS", daemon.LocalAddr().String())
-	if err := Setup(); err != nil {
+	if err := SetupXRay(); err != nil {
 		t.Fatal(err)
 	}
-	ctx := Start(context.WithValue(context.Background(), "x-amzn-trace-id", header))
+	ctx := StartTrace(context.WithValue(context.Background(), "x-amzn-trace-id", header))
 	_, _ = client(t).DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("no-such-table")})
 
 	buf := make([]byte, 64<<10)
@@ -72,18 +72,18 @@ func TestSDKCallsBecomeSubsegmentsOfTheFunctionsTrace(t *testing.T) {
 
 func TestUnsampledTracesSendNothing(t *testing.T) {
 	var sent bytes.Buffer
-	Install(&sent)
+	InstallXRay(&sent)
 	c := client(t)
 	for _, ctx := range []context.Context{
 		context.Background(), // no Lambda trace: a local run
-		Start(context.WithValue(context.Background(), "x-amzn-trace-id", strings.Replace(header, "Sampled=1", "Sampled=0", 1))),
+		StartTrace(context.WithValue(context.Background(), "x-amzn-trace-id", strings.Replace(header, "Sampled=1", "Sampled=0", 1))),
 	} {
 		_, _ = c.ListTables(ctx, &dynamodb.ListTablesInput{})
 	}
 	if sent.Len() != 0 {
 		t.Fatalf("unsampled calls sent %q", sent.String())
 	}
-	_, _ = c.ListTables(Start(context.WithValue(context.Background(), "x-amzn-trace-id", header)), &dynamodb.ListTablesInput{})
+	_, _ = c.ListTables(StartTrace(context.WithValue(context.Background(), "x-amzn-trace-id", header)), &dynamodb.ListTablesInput{})
 	if !strings.Contains(sent.String(), `"operation":"ListTables"`) {
 		t.Fatalf("a sampled call sent %q", sent.String())
 	}

@@ -1,5 +1,7 @@
-// Package xraytrace puts a function's AWS SDK calls into its Lambda X-Ray
-// trace as subsegments, through OpenTelemetry.
+package telemetry
+
+// X-Ray: a function's AWS SDK calls go into its Lambda X-Ray trace as
+// subsegments, through OpenTelemetry.
 //
 // OpenTelemetry rather than the X-Ray SDK for Go: the X-Ray SDKs are in
 // maintenance since February 2026 and lose support in February 2027 (AWS
@@ -14,7 +16,6 @@
 // daemon next to a function with active tracing, so spans go to it as X-Ray
 // subsegment documents over UDP (the daemon protocol), from the small
 // exporter below.
-package xraytrace
 
 import (
 	"context"
@@ -35,11 +36,11 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
-// Setup installs the tracer provider when the function runs with active
+// SetupXRay installs the tracer provider when the function runs with active
 // tracing (Lambda then sets AWS_XRAY_DAEMON_ADDRESS); otherwise tracing
 // stays OpenTelemetry's no-op and costs nothing. It opens a UDP socket and
 // sends nothing.
-func Setup() error {
+func SetupXRay() error {
 	addr := os.Getenv("AWS_XRAY_DAEMON_ADDRESS")
 	if addr == "" {
 		return nil
@@ -55,14 +56,14 @@ func Setup() error {
 	if err != nil {
 		return fmt.Errorf("X-Ray daemon at %s: %w", addr, err)
 	}
-	Install(conn)
+	InstallXRay(conn)
 	return nil
 }
 
-// Install makes spans of sampled traces go to w, one X-Ray subsegment
+// InstallXRay makes spans of sampled traces go to w, one X-Ray subsegment
 // document each. Spans are exported as they end: a Lambda function may be
 // frozen as soon as it answers, so nothing is kept for later.
-func Install(w io.Writer) {
+func InstallXRay(w io.Writer) {
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSpanProcessor(sdktrace.NewSimpleSpanProcessor(&exporter{w: w})),
 		sdktrace.WithIDGenerator(xray.NewIDGenerator()),
@@ -73,16 +74,16 @@ func Install(w io.Writer) {
 }
 
 // TracerProvider is what an SDK client's TracerProvider option takes: the
-// SDK's spans, as OpenTelemetry spans of the provider Setup installed (a
+// SDK's spans, as OpenTelemetry spans of the provider SetupXRay installed (a
 // no-op one until then, and without active tracing).
 func TracerProvider() tracing.TracerProvider {
 	return smithyoteltracing.Adapt(otel.GetTracerProvider())
 }
 
-// Start joins ctx to the invocation's X-Ray trace, whose header
+// StartTrace joins ctx to the invocation's X-Ray trace, whose header
 // aws-lambda-go puts in the context: the SDK calls made with the context
 // become subsegments of the function's segment, sampled as Lambda decided.
-func Start(ctx context.Context) context.Context {
+func StartTrace(ctx context.Context) context.Context {
 	header, _ := ctx.Value("x-amzn-trace-id").(string)
 	if header == "" {
 		return ctx

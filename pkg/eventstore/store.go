@@ -66,8 +66,10 @@ func New(db dynamoDB, table string, opts Options) *Store {
 	return s
 }
 
-// Table is the name of the store's table.
-func (s *Store) Table() string { return s.table }
+// Now is the store's clock: the creation time it gives new events, and
+// the time their own times may be at most a day ahead of. Whoever validates
+// events for it reads the same clock.
+func (s *Store) Now() time.Time { return s.now() }
 
 const maxConflictRetries = 8
 

@@ -70,6 +70,17 @@ func TestTheDocumentsAgreeWithTheRouteTable(t *testing.T) {
 				}
 			}
 		})
+		t.Run(string(api)+": every route's Op is its operation's operationId", func(t *testing.T) {
+			for _, r := range routes.ForAPI(api) {
+				item := doc.Paths.Value(r.Path)
+				if item == nil || item.GetOperation(r.Method) == nil {
+					continue // reported above
+				}
+				if got := item.GetOperation(r.Method).OperationID; got != string(r.Op) {
+					t.Errorf("%s: operationId %q, want the route's Op %q", r.Key(), got, r.Op)
+				}
+			}
+		})
 		t.Run(string(api)+": every operation is a route, or a path served without a token", func(t *testing.T) {
 			for path, item := range doc.Paths.Map() {
 				for method, op := range item.Operations() {

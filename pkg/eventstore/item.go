@@ -77,7 +77,7 @@ func itemOf(e *Event, shard int, expires int64, key string) eventItem {
 	it := eventItem{
 		PK:       eventPK(e.DeviceID),
 		SK:       e.ID,
-		GPK:      TypeIndexPartition(e.Type, shard),
+		GPK:      typeIndexPartition(e.Type, shard),
 		Type:     e.Type,
 		Created:  e.CreationTime.UnixMilli(),
 		Updated:  e.LastUpdated.UnixMilli(),

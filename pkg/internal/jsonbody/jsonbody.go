@@ -95,13 +95,3 @@ func syntaxError(err error) error {
 	}
 	return &Error{"body is not JSON"}
 }
-
-// Decode checks b and decodes it into v, numbers as json.Number.
-func Decode(b []byte, v any) error {
-	if err := Check(b); err != nil {
-		return err
-	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	return d.Decode(v)
-}

@@ -44,14 +44,6 @@ type Source interface {
 	Reload(ctx context.Context) (*Signer, error)
 }
 
-// Static is a Source of one signer that never changes.
-func Static(s *Signer) Source { return static{s} }
-
-type static struct{ s *Signer }
-
-func (s static) Signer(context.Context) (*Signer, error) { return s.s, nil }
-func (s static) Reload(context.Context) (*Signer, error) { return s.s, nil }
-
 const (
 	version = 1
 	idLen   = 4

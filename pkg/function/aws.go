@@ -45,7 +45,7 @@ const (
 // a third of its size, for sources a function never uses, and read the
 // shared config files at every cold start.
 func DynamoDB(ctx context.Context, endpoint string) (*dynamodb.Client, aws.Config, error) {
-	awsCfg, err := configFromEnv(endpoint)
+	awsCfg, err := awsConfig(endpoint)
 	if err != nil {
 		return nil, aws.Config{}, fmt.Errorf("AWS config: %w", err)
 	}
@@ -59,7 +59,7 @@ func DynamoDB(ctx context.Context, endpoint string) (*dynamodb.Client, aws.Confi
 	return db, awsCfg, nil
 }
 
-func configFromEnv(endpoint string) (aws.Config, error) {
+func awsConfig(endpoint string) (aws.Config, error) {
 	// A plain-HTTP endpoint (DynamoDB Local) needs no CA bundle, and one
 	// that cannot be read must not stop a local run.
 	client, err := httpClient(!strings.HasPrefix(endpoint, "http://"))

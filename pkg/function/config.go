@@ -11,7 +11,7 @@ import (
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
-// Config is what a function reads from its environment: the variables the
+// config is what a function reads from its environment: the variables the
 // stack sets (routes.Env)
 //
 //	TABLE_NAME             the events table (required)
@@ -26,16 +26,16 @@ import (
 // AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SECRETS_MANAGER and
 // AWS_ENDPOINT_URL send the calls elsewhere: the local stack's stand-ins.
 // Lambda sets none of them, and the stack neither.
-type Config struct {
+type config struct {
 	Table              string
 	Retention          time.Duration
 	PageTokenSecretARN string
 	APIs               map[string]routes.API
 }
 
-// ConfigFromEnv reads the environment.
-func ConfigFromEnv() (Config, error) {
-	c := Config{
+// configFromEnv reads the environment.
+func configFromEnv() (config, error) {
+	c := config{
 		Table:              os.Getenv(routes.EnvTable),
 		PageTokenSecretARN: os.Getenv(routes.EnvPageTokenSecretARN),
 		Retention:          eventstore.DefaultRetention,

@@ -37,7 +37,7 @@ type SecretKeys func(cfg aws.Config, arn string) pagetoken.Source
 // first request that needs it. secretKeys may be nil for a function that
 // never pages.
 func New(ctx context.Context, name string, secretKeys SecretKeys) (func(context.Context, json.RawMessage) (any, error), error) {
-	c, err := ConfigFromEnv()
+	c, err := configFromEnv()
 	if err != nil {
 		return nil, err
 	}

@@ -2,8 +2,8 @@
 // APIs, and how each function is deployed.
 //
 // The CDK stack, the local gateway, the handlers and the tests all read this
-// table, so a route, its API, its function and its scope are decided here
-// and nowhere else.
+// table, so a route, its API, its operation, its function and its scope are
+// decided here and nowhere else.
 package routes
 
 import (

@@ -1,4 +1,7 @@
-// Package jsonbody reads request bodies as strict JSON.
+// Package jsonbody is the service's JSON at its strictest and its
+// leanest: Check reads request bodies as strict JSON, Value measures a value
+// as Marshal would write it without decoding it, and Marshal writes JSON
+// without HTML escapes.
 //
 // encoding/json forgives what an API should not: it replaces invalid UTF-8,
 // lets a duplicated key silently win, and accepts trailing garbage after a

@@ -77,12 +77,17 @@ var operations = map[routes.Op]handler{
 // from the routes the route table gives it; a route whose operation has no
 // handler fails the build.
 func New(name string, deps Deps) (*Function, error) {
+	return build(name, routes.ForFunction(name), deps)
+}
+
+// build makes the function that serves rs.
+func build(name string, rs []routes.Route, deps Deps) (*Function, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
 	deps.Logger = telemetry.WithRequestID(deps.Logger)
 	f := &Function{name: name, deps: deps, handlers: map[routes.Op]handler{}}
-	for _, r := range routes.ForFunction(name) {
+	for _, r := range rs {
 		h, ok := operations[r.Op]
 		if !ok {
 			return nil, fmt.Errorf("handlers: no handler for operation %q (%s)", r.Op, r.Key())

@@ -52,11 +52,11 @@ func (f *Function) putEvents(ctx context.Context, r *apigw.Request) (apigw.Respo
 			status = http.StatusCreated
 		}
 	}
-	body, err := answer(res)
+	b, err := answer(res)
 	if err != nil {
 		return apigw.Response{}, err
 	}
-	resp := apigw.Response{Status: status, Headers: map[string]string{"Content-Type": "application/json"}, Body: body}
+	resp := apigw.Response{Status: status, Headers: map[string]string{"Content-Type": "application/json"}, Body: b}
 	resp.Headers["Location"] = selfPath(res.Events[0].DeviceID, res.Events[0].ID)
 	if len(res.Events) == 1 {
 		resp.Headers["ETag"] = etag(res.Events[0].Version)

@@ -77,11 +77,11 @@ func (f *Function) registryList(ctx context.Context, r *apigw.Request) (apigw.Re
 	for _, e := range slices.Backward(page.Events) {
 		records = append(records, asRegistryRecord(e))
 	}
-	body, err := jsonbody.Marshal(records)
+	b, err := jsonbody.Marshal(records)
 	if err != nil {
 		return apigw.Response{}, err
 	}
-	return apigw.Response{Status: http.StatusOK, Headers: map[string]string{"Content-Type": "application/json"}, Body: body}, nil
+	return apigw.Response{Status: http.StatusOK, Headers: map[string]string{"Content-Type": "application/json"}, Body: b}, nil
 }
 
 // asRegistryRecord renders an event as the registry did: a Salt job (its

@@ -82,8 +82,8 @@ test: deps build-local
 
 # Fuzz targets as package:Target; go test -fuzz takes one package and one
 # target per run. make test runs each briefly, make fuzz longer.
-FUZZ_TARGETS := ingest:FuzzDecode timestamp:FuzzParse pagetoken:FuzzDecode \
-                eventstore:FuzzMergePatch jsonbody:FuzzCheck jsonbody:FuzzValue api:FuzzDecodePatch
+FUZZ_TARGETS := internal/body:FuzzDecodePut internal/timestamp:FuzzParse internal/pagetoken:FuzzDecode \
+                eventstore:FuzzMergePatch internal/jsonbody:FuzzCheck internal/jsonbody:FuzzValue internal/handlers:FuzzDecodePatch
 FUZZTIME ?= 2m
 
 # $(call fuzz-each,<time>) fuzzes every target for <time>.
@@ -123,9 +123,9 @@ bench: deps build
 	@mkdir -p $(BENCH_OUT)
 	set -o pipefail; $(GO) run ./infra/local with-dynamodb -- $(GO) test -count=1 -run '^$$' -bench . -benchtime $(BENCHTIME) ./pkg/eventstore/ | tee $(BENCH_OUT)/capacity.txt
 	set -o pipefail; $(GO) run ./infra/local with-dynamodb -- $(GO) test -count=1 -run '^$$' -bench PutOverhead -benchtime $(BENCHTIME) ./infra/local/e2e/ | tee $(BENCH_OUT)/e2e.txt
-	set -o pipefail; $(GO) test -count=1 -run '^$$' -bench PutHandler -benchtime 20000x -benchmem ./pkg/api/ | tee $(BENCH_OUT)/handler.txt
-	set -o pipefail; $(GO) test -count=1 -run '^$$' -bench Put6MBBody -benchtime 10x ./pkg/api/ | tee $(BENCH_OUT)/body.txt
-	set -o pipefail; $(GO) run ./infra/local with-dynamodb -- $(GO) test -count=1 -run '^$$' -bench ListAnswerSize -benchtime 1x ./pkg/api/ | tee $(BENCH_OUT)/response.txt
+	set -o pipefail; $(GO) test -count=1 -run '^$$' -bench PutHandler -benchtime 20000x -benchmem ./pkg/internal/handlers/ | tee $(BENCH_OUT)/handler.txt
+	set -o pipefail; $(GO) test -count=1 -run '^$$' -bench Put6MBBody -benchtime 10x ./pkg/internal/handlers/ | tee $(BENCH_OUT)/body.txt
+	set -o pipefail; $(GO) run ./infra/local with-dynamodb -- $(GO) test -count=1 -run '^$$' -bench ListAnswerSize -benchtime 1x ./pkg/internal/handlers/ | tee $(BENCH_OUT)/response.txt
 	set -o pipefail; $(GO) test -count=1 -run '^$$' -bench ColdStart -benchtime 25x ./infra/local/bench/ | tee $(BENCH_OUT)/coldstart.txt
 	@$(GO) run ./infra/local/bench summary -bins $(LAMBDA_DIR) $(addprefix $(BENCH_OUT)/,capacity.txt e2e.txt handler.txt body.txt response.txt coldstart.txt)
 

@@ -33,7 +33,7 @@ func camel(s string) string {
 }
 
 // envDynamoDBEndpoint is the SDK's own variable for another DynamoDB
-// endpoint, which the functions read (api.Endpoint).
+// endpoint, which the functions read (function.Endpoint).
 const envDynamoDBEndpoint = "AWS_ENDPOINT_URL_DYNAMODB"
 
 // newPageTokenKey is the page-token signing key: 64 lowercase hex

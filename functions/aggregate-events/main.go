@@ -9,15 +9,15 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/fleetlog/device-events/pkg/api"
+	"github.com/fleetlog/device-events/pkg/function"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
 func main() {
-	fn, err := api.NewFromEnv(context.Background(), routes.AggregateEvents, nil)
+	handler, err := function.New(context.Background(), routes.AggregateEvents, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "aggregate-events:", err)
 		os.Exit(1)
 	}
-	lambda.Start(fn.Invoke)
+	lambda.Start(handler)
 }

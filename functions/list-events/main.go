@@ -8,16 +8,16 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/fleetlog/device-events/pkg/api"
+	"github.com/fleetlog/device-events/pkg/function"
 	"github.com/fleetlog/device-events/pkg/routes"
 	"github.com/fleetlog/device-events/pkg/secretkeys"
 )
 
 func main() {
-	fn, err := api.NewFromEnv(context.Background(), routes.ListEvents, secretkeys.PageTokens)
+	handler, err := function.New(context.Background(), routes.ListEvents, secretkeys.PageTokens)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "list-events:", err)
 		os.Exit(1)
 	}
-	lambda.Start(fn.Invoke)
+	lambda.Start(handler)
 }

@@ -8,15 +8,15 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/fleetlog/device-events/pkg/api"
+	"github.com/fleetlog/device-events/pkg/function"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
 func main() {
-	fn, err := api.NewFromEnv(context.Background(), routes.PatchEvent, nil)
+	handler, err := function.New(context.Background(), routes.PatchEvent, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "patch-event:", err)
 		os.Exit(1)
 	}
-	lambda.Start(fn.Invoke)
+	lambda.Start(handler)
 }

@@ -31,10 +31,10 @@ import (
 
 	"github.com/fleetlog/device-events/infra/bootstrap"
 	"github.com/fleetlog/device-events/infra/local/devstack"
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal"
 	"github.com/fleetlog/device-events/infra/local/gateway"
 	"github.com/fleetlog/device-events/infra/local/lambdalocal"
 	"github.com/fleetlog/device-events/infra/local/samples"
+	"github.com/fleetlog/device-events/pkg/dynamodblocal"
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/routes"
 )

@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal/ddbtest"
 	"github.com/fleetlog/device-events/infra/local/stacktest"
+	"github.com/fleetlog/device-events/pkg/dynamodblocal/ddbtest"
 )
 
 func TestMain(m *testing.M) { ddbtest.Main(m) }

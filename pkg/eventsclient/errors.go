@@ -6,27 +6,32 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fleetlog/device-events/pkg/internal/apierror"
 )
 
-// The API's error codes (APIError.Code).
+// The API's error codes (APIError.Code), as the service declares them.
 const (
-	CodeInvalidJSON          = "invalid_json"
-	CodeInvalidEvent         = "invalid_event"
-	CodeInvalidParameter     = "invalid_parameter"
-	CodeQueryFieldNotAllowed = "query_field_not_allowed"
-	CodeInvalidPageToken     = "invalid_page_token"
-	CodeImmutableField       = "immutable_field"
-	CodeUnauthorized         = "unauthorized"
-	CodeForbidden            = "forbidden"
-	CodeNotFound             = "not_found"
-	CodeMethodNotAllowed     = "method_not_allowed"
-	CodeConflict             = "conflict"
-	CodePreconditionFailed   = "precondition_failed"
-	CodePayloadTooLarge      = "payload_too_large"
-	CodeUnsupportedMediaType = "unsupported_media_type"
-	CodeThrottled            = "throttled"
-	CodeUnavailable          = "unavailable"
-	CodeInternal             = "internal"
+	CodeInvalidJSON          = apierror.InvalidJSON
+	CodeInvalidEvent         = apierror.InvalidEvent
+	CodeInvalidParameter     = apierror.InvalidParameter
+	CodeQueryFieldNotAllowed = apierror.QueryFieldNotAllowed
+	CodeInvalidPageToken     = apierror.InvalidPageToken
+	CodeImmutableField       = apierror.ImmutableField
+	CodeUnauthorized         = apierror.Unauthorized
+	CodeForbidden            = apierror.Forbidden
+	CodeNotFound             = apierror.NotFound
+	CodeMethodNotAllowed     = apierror.MethodNotAllowed
+	CodeConflict             = apierror.Conflict
+	CodePreconditionFailed   = apierror.PreconditionFailed
+	CodePayloadTooLarge      = apierror.PayloadTooLarge
+	CodeUnsupportedMediaType = apierror.UnsupportedMediaType
+	CodeThrottled            = apierror.Throttled
+	CodeUnavailable          = apierror.Unavailable
+	CodeInternal             = apierror.Internal
+	// CodeUnsupportedPayload is a direct invoke's errorType when the
+	// function invoked takes API Gateway events only.
+	CodeUnsupportedPayload = apierror.UnsupportedPayload
 )
 
 // APIError is an error answer of the API, or a function error of a direct
@@ -80,13 +85,7 @@ var codeOfStatus = map[int]string{
 
 // apiError reads an error answer.
 func apiError(status int, header http.Header, body []byte) *APIError {
-	var b struct {
-		Error     string `json:"error"`
-		Message   string `json:"message"`
-		Parameter string `json:"parameter"`
-		Field     string `json:"field"`
-		RequestID string `json:"requestId"`
-	}
+	var b apierror.Body
 	e := &APIError{Status: status, RetryAfter: retryAfter(header.Get("Retry-After"))}
 	if json.Unmarshal(body, &b) == nil {
 		e.Code, e.Message, e.Parameter, e.Field, e.RequestID = b.Error, b.Message, b.Parameter, b.Field, b.RequestID

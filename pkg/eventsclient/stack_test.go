@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/fleetlog/device-events/infra/local/devstack"
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal/ddbtest"
 	"github.com/fleetlog/device-events/infra/local/stacktest"
+	"github.com/fleetlog/device-events/pkg/dynamodblocal/ddbtest"
 )
 
 func TestMain(m *testing.M) { ddbtest.Main(m) }

@@ -96,8 +96,8 @@ func TestFleetCountersTakeAtMostAThousandWritesASecond(t *testing.T) {
 			events := map[string]int{} // index partition -> events in the second
 			for sent := 0; sent < 5000; sent += batch {
 				shard := newShard()
-				writes[FleetCounterKey("door_opened", shard)]++
-				events[TypeIndexPartition("door_opened", shard)] += batch
+				writes[fleetPK(shard, "door_opened")]++
+				events[typeIndexPartition("door_opened", shard)] += batch
 			}
 			most := 0
 			for _, n := range writes {
@@ -150,7 +150,7 @@ func TestBucketBoundsFollowLocalDays(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			loc := load(tc.zone)
 			day, _ := time.ParseInLocation("2006-01-02", tc.day, loc)
-			b, err := BucketBounds(Day, day.Add(time.Hour), day.Add(2*time.Hour), loc)
+			b, err := bucketBounds(Day, day.Add(time.Hour), day.Add(2*time.Hour), loc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -165,10 +165,10 @@ func TestBucketBoundsFollowLocalDays(t *testing.T) {
 			}
 		})
 	}
-	if _, err := BucketBounds(Hour, time.Unix(0, 0), time.Unix(0, 0).Add(10001*time.Hour), nil); !errors.Is(err, ErrTooManyBuckets) {
+	if _, err := bucketBounds(Hour, time.Unix(0, 0), time.Unix(0, 0).Add(10001*time.Hour), nil); !errors.Is(err, ErrTooManyBuckets) {
 		t.Errorf("10 001 hours: %v, want ErrTooManyBuckets", err)
 	}
-	if b, err := BucketBounds(Hour, time.Unix(0, 0), time.Unix(0, 0).Add(10000*time.Hour), nil); err != nil || len(b) != 10001 {
+	if b, err := bucketBounds(Hour, time.Unix(0, 0), time.Unix(0, 0).Add(10000*time.Hour), nil); err != nil || len(b) != 10001 {
 		t.Errorf("10 000 hours: %d bounds, %v; want 10 001 bounds", len(b), err)
 	}
 }
@@ -254,7 +254,7 @@ func TestAggregatesEqualABruteForceCountInEveryZone(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					bounds, _ := BucketBounds(iv, q.From, q.To, loc)
+					bounds, _ := bucketBounds(iv, q.From, q.To, loc)
 					want := bruteForce(qc.times, bounds)
 					if fmt.Sprint(got) != fmt.Sprint(want) {
 						t.Fatalf("got total %d in %d buckets, want %d in %d\n got %v\nwant %v", got.Total, len(got.Buckets), want.Total, len(want.Buckets), got.Buckets, want.Buckets)
@@ -410,7 +410,7 @@ func checkCounts(t *testing.T, s *Store, m *model, from, to time.Time, zones []s
 				q := shape
 				q.Interval, q.Location, q.From, q.To = iv, loc, from, to
 				got := aggregate(t, s, q)
-				bounds, err := BucketBounds(iv, from, to, loc)
+				bounds, err := bucketBounds(iv, from, to, loc)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -592,7 +592,7 @@ func TestAFirstReadOfANeverReadDeviceTakesAFewRequests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bounds, _ := BucketBounds(Day, q.From, q.To, nil)
+		bounds, _ := bucketBounds(Day, q.From, q.To, nil)
 		if want := bruteForce(m.times(q), bounds); fmt.Sprint(res) != fmt.Sprint(want) {
 			t.Fatalf("got %v, want %v", res, want)
 		}

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal"
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal/ddbtest"
+	"github.com/fleetlog/device-events/pkg/dynamodblocal"
+	"github.com/fleetlog/device-events/pkg/dynamodblocal/ddbtest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -82,20 +80,21 @@ func (s *Store) deleteHistories(ctx context.Context, items []*eventItem) error {
 // dropping from it any item gone since it was read, and returns how many
 // it deleted.
 func (s *Store) deleteExisting(ctx context.Context, items []*eventItem) (int, error) {
-	for attempt := 0; len(items) > 0; attempt++ {
+	b := newBackoff(maxRetries)
+	for len(items) > 0 {
 		err := s.deleteItemsIf(ctx, items, false)
 		if err == nil {
 			return len(items), nil
 		}
 		var gone *goneError
 		if !errors.As(err, &gone) {
-			if errors.Is(err, errChanged) && attempt < maxConflictRetries {
-				if err := backoff(ctx, attempt); err != nil {
-					return 0, err
-				}
-				continue
+			if !errors.Is(err, errChanged) {
+				return 0, err
 			}
-			return 0, err
+			if err := b.wait(ctx, ErrConflict); err != nil {
+				return 0, err
+			}
+			continue
 		}
 		kept := items[:0:0]
 		for i, it := range items {
@@ -113,12 +112,12 @@ type goneError struct{ index map[int]bool }
 
 func (e *goneError) Error() string { return "some events were already deleted" }
 
-// cancellationGone reads which deletes of a cancelled transaction failed
-// their condition.
-func cancellationGone(tce *types.TransactionCanceledException, n int) *goneError {
+// gone reads which of the first n items (deletes) of a cancelled
+// transaction failed their condition; nil when none did.
+func (c cancellation) gone(n int) *goneError {
 	g := &goneError{index: map[int]bool{}}
-	for i, r := range tce.CancellationReasons {
-		if i < n && aws.ToString(r.Code) == "ConditionalCheckFailed" {
+	for i := range min(n, len(c)) {
+		if c.conditionFailed(i) {
 			g.index[i] = true
 		}
 	}

@@ -373,7 +373,8 @@ func (s *Store) moveTx(ctx context.Context, sources []counterItem) error {
 		return err
 	}
 	items = append(items, ups...)
-	for attempt := 0; ; attempt++ {
+	b := newBackoff(maxRetries)
+	for {
 		out, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 			TransactItems:          items,
 			ReturnConsumedCapacity: types.ReturnConsumedCapacityIndexes,
@@ -382,24 +383,15 @@ func (s *Store) moveTx(ctx context.Context, sources []counterItem) error {
 			meter(ctx, true, out.ConsumedCapacity)
 			return nil
 		}
-		var tce *types.TransactionCanceledException
-		if !errors.As(err, &tce) {
-			return classify(err)
-		}
-		conflict := false
-		for _, r := range tce.CancellationReasons {
-			switch aws.ToString(r.Code) {
-			case "ConditionalCheckFailed":
-				return errMoved
-			case "TransactionConflict":
-				conflict = true
-			}
-		}
-		if !conflict || attempt >= maxConflictRetries {
+		c, ok := reasonsOf(err)
+		switch {
+		case ok && c.anyConditionFailed():
+			return errMoved
+		case !ok || !c.conflict():
 			return classify(err)
 		}
 		// A late write to a target, or a parallel move sharing one.
-		if err := backoff(ctx, attempt); err != nil {
+		if err := b.wait(ctx, classify(err)); err != nil {
 			return err
 		}
 	}

@@ -67,21 +67,14 @@ func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) {
+	if c, ok := reasonsOf(err); ok {
 		// A transaction is cancelled as a whole; the reasons say which of
 		// its items stopped it. Conditions that failed are the caller's to
 		// read before classifying; what is left is capacity or a collision.
-		conflict := false
-		for _, r := range tce.CancellationReasons {
-			switch aws.ToString(r.Code) {
-			case "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded":
-				return &storeError{ErrThrottled, err}
-			case "TransactionConflict":
-				conflict = true
-			}
-		}
-		if conflict {
+		switch {
+		case c.throttled():
+			return &storeError{ErrThrottled, err}
+		case c.conflict():
 			return &storeError{ErrConflict, err}
 		}
 		return err
@@ -128,4 +121,61 @@ func classify(err error) error {
 		return &storeError{ErrUnavailable, err}
 	}
 	return err
+}
+
+// The codes of a cancelled transaction's reasons (one per item, in the
+// order of the items; "None" for an item that was not at fault).
+const (
+	reasonConditionFailed = "ConditionalCheckFailed"
+	reasonConflict        = "TransactionConflict"
+)
+
+// reasonsThrottled are the reasons of an item that capacity stopped.
+var reasonsThrottled = []string{"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+
+// cancellation is why DynamoDB cancelled a transaction: the reason of each
+// of its items.
+type cancellation []types.CancellationReason
+
+// reasonsOf returns the reasons of err when it is a cancelled transaction.
+func reasonsOf(err error) (cancellation, bool) {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return nil, false
+	}
+	return tce.CancellationReasons, true
+}
+
+// conditionFailed reports whether item i failed its condition; the item
+// as it was is then c[i].Item (ReturnValuesOnConditionCheckFailure).
+func (c cancellation) conditionFailed(i int) bool {
+	return i < len(c) && aws.ToString(c[i].Code) == reasonConditionFailed
+}
+
+// anyConditionFailed reports whether some item failed its condition.
+func (c cancellation) anyConditionFailed() bool {
+	for i := range c {
+		if c.conditionFailed(i) {
+			return true
+		}
+	}
+	return false
+}
+
+// conflict reports whether an item collided with another transaction.
+func (c cancellation) conflict() bool { return c.has(reasonConflict) }
+
+// throttled reports whether capacity stopped an item.
+func (c cancellation) throttled() bool { return c.has(reasonsThrottled...) }
+
+func (c cancellation) has(codes ...string) bool {
+	for _, r := range c {
+		code := aws.ToString(r.Code)
+		for _, want := range codes {
+			if code == want {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -224,11 +224,11 @@ func (e *NewEvent) Validate(now time.Time) error {
 			return &FieldError{"severity", "must be one of info, warning, error, critical"}
 		}
 	}
-	if err := CheckText("text", e.Text); err != nil {
+	if err := checkText("text", e.Text); err != nil {
 		return err
 	}
 	if e.Data != nil {
-		if err := CheckData("data", e.Data); err != nil {
+		if err := checkData("data", e.Data); err != nil {
 			return err
 		}
 	}
@@ -251,8 +251,8 @@ func CheckStatus(field, s string) error {
 	return nil
 }
 
-// CheckText validates an event's text.
-func CheckText(field, s string) error {
+// checkText validates an event's text.
+func checkText(field, s string) error {
 	if len(s) > MaxTextBytes {
 		return &FieldError{field, "at most 8 KiB"}
 	}
@@ -293,10 +293,10 @@ func printable(s string) bool {
 	return true
 }
 
-// CheckData validates a data object: nested at most MaxDataDepth levels
+// checkData validates a data object: nested at most MaxDataDepth levels
 // (the object itself is level 1) and numbers a float64 can hold, so that any
 // JSON client can read it back.
-func CheckData(field string, data map[string]any) error {
+func checkData(field string, data map[string]any) error {
 	return checkValue(field, data, 1)
 }
 

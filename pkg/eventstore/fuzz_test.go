@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// FuzzMergePatch applies JSON merge patches to JSON targets. MergePatch must
+// FuzzMergePatch applies JSON merge patches to JSON targets. mergePatch must
 // never panic and must keep what RFC 7396 promises:
 //   - an object patch gives an object: a member the patch sets to null is
 //     absent, an object member is merged the same way one level down, any
@@ -23,21 +23,21 @@ func FuzzMergePatch(f *testing.F) {
 		if !ok1 || !ok2 {
 			return
 		}
-		got := MergePatch(deepCopy(target), patch)
+		got := mergePatch(deepCopy(target), patch)
 		if !reflect.DeepEqual(patch, mustDecode(t, patchJSON)) {
-			t.Fatalf("MergePatch changed its patch %s into %v", patchJSON, patch)
+			t.Fatalf("mergePatch changed its patch %s into %v", patchJSON, patch)
 		}
 		p, isObject := patch.(map[string]any)
 		if !isObject {
 			if !reflect.DeepEqual(got, patch) {
-				t.Fatalf("MergePatch(%s, %s) = %v, want the patch itself", targetJSON, patchJSON, got)
+				t.Fatalf("mergePatch(%s, %s) = %v, want the patch itself", targetJSON, patchJSON, got)
 			}
 			return
 		}
 		checkMerged(t, "", target, p, got)
-		again := MergePatch(deepCopy(got), patch)
+		again := mergePatch(deepCopy(got), patch)
 		if !reflect.DeepEqual(again, got) {
-			t.Fatalf("MergePatch(%s, %s) = %v, applied again %v; want no change", targetJSON, patchJSON, got, again)
+			t.Fatalf("mergePatch(%s, %s) = %v, applied again %v; want no change", targetJSON, patchJSON, got, again)
 		}
 	})
 }
@@ -103,7 +103,7 @@ func mustDecode(t *testing.T, b []byte) any {
 	return v
 }
 
-// deepCopy copies decoded JSON, so that MergePatch, which may change its
+// deepCopy copies decoded JSON, so that mergePatch, which may change its
 // target, changes only the copy.
 func deepCopy(v any) any {
 	switch x := v.(type) {

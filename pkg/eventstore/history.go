@@ -244,7 +244,8 @@ func (s *Store) deleteKeys(ctx context.Context, keys []map[string]types.Attribut
 		for _, k := range keys[start:min(start+batchWriteMax, len(keys))] {
 			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}})
 		}
-		for attempt := 0; len(reqs) > 0; attempt++ {
+		b := newBackoff(maxRetries)
+		for len(reqs) > 0 {
 			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
 				RequestItems:           map[string][]types.WriteRequest{s.table: reqs},
 				ReturnConsumedCapacity: types.ReturnConsumedCapacityIndexes,
@@ -257,10 +258,7 @@ func (s *Store) deleteKeys(ctx context.Context, keys []map[string]types.Attribut
 			if len(reqs) == 0 {
 				break
 			}
-			if attempt >= maxConflictRetries {
-				return &storeError{ErrThrottled, errors.New(strconv.Itoa(len(reqs)) + " history items left unprocessed")}
-			}
-			if err := backoff(ctx, attempt); err != nil {
+			if err := b.wait(ctx, &storeError{ErrThrottled, errors.New(strconv.Itoa(len(reqs)) + " history items left unprocessed")}); err != nil {
 				return err
 			}
 		}

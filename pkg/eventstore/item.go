@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/fleetlog/device-events/pkg/jsonbody"
+	"github.com/fleetlog/device-events/pkg/internal/jsonbody"
 )
 
 // eventItem is an event as stored, with its newest update but not its
@@ -77,7 +77,7 @@ func itemOf(e *Event, shard int, expires int64, key string) eventItem {
 	it := eventItem{
 		PK:       eventPK(e.DeviceID),
 		SK:       e.ID,
-		GPK:      TypeIndexPartition(e.Type, shard),
+		GPK:      typeIndexPartition(e.Type, shard),
 		Type:     e.Type,
 		Created:  e.CreationTime.UnixMilli(),
 		Updated:  e.LastUpdated.UnixMilli(),

@@ -76,10 +76,9 @@ func typeIndexKey(eventType string, indexShard int) string {
 	return eventType + "#" + shardName(indexShard)
 }
 
-// TypeIndexPartition is the partition key in the type index of an event of
-// eventType written with the counter shard counterShard; exported for tests
-// and tools that inspect the table.
-func TypeIndexPartition(eventType string, counterShard int) string {
+// typeIndexPartition is the partition key in the type index of an event of
+// eventType written with the counter shard counterShard.
+func typeIndexPartition(eventType string, counterShard int) string {
 	return typeIndexKey(eventType, indexShard(counterShard))
 }
 
@@ -99,7 +98,7 @@ const (
 // write that sets an event's severity or state sets (or removes) the two
 // attributes as this says.
 func alarmKeys(device string, severity Severity, state State, counterShard int) (deviceKey, fleetKey string, ok bool) {
-	if !IsAlarm(severity) {
+	if !isAlarm(severity) {
 		return "", "", false
 	}
 	p := alarmPartition(state)
@@ -173,10 +172,6 @@ func appendKeyHash(dst []byte, s string) []byte {
 }
 
 func idemPK(device string) string { return keyPrefix + device }
-
-// FleetCounterKey is the partition key of a fleet shard counter. Exported
-// so a test can show how the keys spread writes.
-func FleetCounterKey(eventType string, shard int) string { return fleetPK(shard, eventType) }
 
 const dayLayout = "20060102"
 

@@ -290,7 +290,7 @@ func TestAlarmKeysFollowSeverityAndState(t *testing.T) {
 			if it.DeviceAlarmKey != tc.device || it.FleetAlarmKey != tc.fleetKey {
 				t.Fatalf("the item carries %q, %q; want %q, %q", it.DeviceAlarmKey, it.FleetAlarmKey, tc.device, tc.fleetKey)
 			}
-			if want := TypeIndexPartition("door", tc.counterShard); it.GPK != want || it.CounterShard != tc.counterShard {
+			if want := typeIndexPartition("door", tc.counterShard); it.GPK != want || it.CounterShard != tc.counterShard {
 				t.Fatalf("type index key %q, counter shard %d; want %q, %d", it.GPK, it.CounterShard, want, tc.counterShard)
 			}
 		})
@@ -330,7 +330,7 @@ func TestAlarmListingsMatchBruteForce(t *testing.T) {
 	}
 	alarms := 0
 	for _, e := range stored {
-		if IsAlarm(e.Severity) && e.State != StateResolved {
+		if isAlarm(e.Severity) && e.State != StateResolved {
 			alarms++
 		}
 	}

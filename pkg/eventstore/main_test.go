@@ -3,8 +3,8 @@ package eventstore
 import (
 	"testing"
 
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal"
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal/ddbtest"
+	"github.com/fleetlog/device-events/pkg/dynamodblocal"
+	"github.com/fleetlog/device-events/pkg/dynamodblocal/ddbtest"
 )
 
 func TestMain(m *testing.M) { ddbtest.Main(m) }

@@ -56,13 +56,6 @@ func meterEvents(ctx context.Context, created []bool) {
 	}
 }
 
-// Reset sets the meter back to zero.
-func (m *Meter) Reset() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.read, m.write, m.written, m.duplicates = 0, 0, 0, 0
-}
-
 func meterRead(ctx context.Context, cc *types.ConsumedCapacity)  { meter(ctx, false, single(cc)) }
 func meterWrite(ctx context.Context, cc *types.ConsumedCapacity) { meter(ctx, true, single(cc)) }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/fleetlog/device-events/pkg/jsonbody"
+	"github.com/fleetlog/device-events/pkg/internal/jsonbody"
 )
 
 // Patch is a change to an event's lifecycle fields. Nil fields are left as
@@ -62,8 +62,9 @@ const maxItemBytes = 384 << 10
 // writeToken names the attribute where a patch's write leaves its token.
 const writeToken = "wt"
 
-// maxPatchAttempts bounds the read-modify-write loop. Each lost race means
-// another writer won, so n concurrent patches need at most n attempts.
+// maxPatchAttempts bounds the read-modify-write loop, more than the store's
+// other retries (maxRetries): each lost race means another writer won, so
+// n concurrent patches need at most n attempts.
 const maxPatchAttempts = 32
 
 // Patch applies p to an event and returns the result, with its history.
@@ -79,7 +80,8 @@ const maxPatchAttempts = 32
 // keeps the version. The size checks leave the history out: however long
 // it grows, a patch of the state or a comment is always taken.
 func (s *Store) Patch(ctx context.Context, device, id string, p Patch) (Event, error) {
-	for attempt := 0; ; attempt++ {
+	b := newBackoff(maxPatchAttempts - 1)
+	for {
 		it, err := s.getItem(ctx, device, id)
 		if err != nil {
 			return Event{}, err
@@ -132,10 +134,7 @@ func (s *Store) Patch(ctx context.Context, device, id string, p Patch) (Event, e
 		if p.IfVersion != 0 {
 			return Event{}, ErrVersionMismatch
 		}
-		if attempt+1 >= maxPatchAttempts {
-			return Event{}, ErrConflict
-		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := b.wait(ctx, ErrConflict); err != nil {
 			return Event{}, err
 		}
 	}
@@ -245,7 +244,7 @@ func apply(ev *Event, p *Patch) (bool, error) {
 		ev.Status = *p.Status
 	}
 	if p.Text != nil {
-		if err := CheckText("text", *p.Text); err != nil {
+		if err := checkText("text", *p.Text); err != nil {
 			return false, err
 		}
 		ev.Text = *p.Text
@@ -259,8 +258,8 @@ func apply(ev *Event, p *Patch) (bool, error) {
 		dataChanged = ev.Data != nil
 		ev.Data = nil
 	case p.Data != nil:
-		merged, _ := MergePatch(cloneJSON(ev.Data), p.Data).(map[string]any)
-		if err := CheckData("data", merged); err != nil {
+		merged, _ := mergePatch(cloneJSON(ev.Data), p.Data).(map[string]any)
+		if err := checkData("data", merged); err != nil {
 			return false, err
 		}
 		dataChanged = !reflect.DeepEqual(merged, ev.Data)
@@ -273,9 +272,9 @@ func apply(ev *Event, p *Patch) (bool, error) {
 	return changed, nil
 }
 
-// MergePatch applies an RFC 7396 JSON merge patch to target and returns the
+// mergePatch applies an RFC 7396 JSON merge patch to target and returns the
 // result. target may be modified.
-func MergePatch(target, patch any) any {
+func mergePatch(target, patch any) any {
 	p, ok := patch.(map[string]any)
 	if !ok {
 		return patch
@@ -289,7 +288,7 @@ func MergePatch(target, patch any) any {
 			delete(t, k)
 			continue
 		}
-		t[k] = MergePatch(t[k], v)
+		t[k] = mergePatch(t[k], v)
 	}
 	return t
 }

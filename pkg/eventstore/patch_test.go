@@ -74,8 +74,8 @@ func TestDataIsMergePatched(t *testing.T) {
 		_ = json.Unmarshal([]byte(tc.target), &target)
 		_ = json.Unmarshal([]byte(tc.patch), &patch)
 		_ = json.Unmarshal([]byte(tc.want), &want)
-		if got := MergePatch(target, patch); !reflect.DeepEqual(got, want) {
-			t.Errorf("MergePatch(%s, %s) = %v, want %s", tc.target, tc.patch, got, tc.want)
+		if got := mergePatch(target, patch); !reflect.DeepEqual(got, want) {
+			t.Errorf("mergePatch(%s, %s) = %v, want %s", tc.target, tc.patch, got, tc.want)
 		}
 	}
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/fleetlog/device-events/pkg/internal/apierror"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
@@ -70,6 +72,17 @@ func TestTheDocumentsAgreeWithTheRouteTable(t *testing.T) {
 				}
 			}
 		})
+		t.Run(string(api)+": every route's Op is its operation's operationId", func(t *testing.T) {
+			for _, r := range routes.ForAPI(api) {
+				item := doc.Paths.Value(r.Path)
+				if item == nil || item.GetOperation(r.Method) == nil {
+					continue // reported above
+				}
+				if got := item.GetOperation(r.Method).OperationID; got != string(r.Op) {
+					t.Errorf("%s: operationId %q, want the route's Op %q", r.Key(), got, r.Op)
+				}
+			}
+		})
 		t.Run(string(api)+": every operation is a route, or a path served without a token", func(t *testing.T) {
 			for path, item := range doc.Paths.Map() {
 				for method, op := range item.Operations() {
@@ -86,6 +99,23 @@ func TestTheDocumentsAgreeWithTheRouteTable(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the error codes of the Error schema are the service's", func(t *testing.T) {
+		doc, err := Events.Load(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var documented []string
+		for _, v := range doc.Components.Schemas["Error"].Value.Properties["error"].Value.Enum {
+			documented = append(documented, fmt.Sprint(v))
+		}
+		// A direct invoke's errorType only; no HTTP answer carries it.
+		want := slices.DeleteFunc(apierror.Codes(), func(c string) bool { return c == apierror.UnsupportedPayload })
+		slices.Sort(documented)
+		slices.Sort(want)
+		if !slices.Equal(documented, want) {
+			t.Errorf("the Error schema's codes are %v, want apierror's %v", documented, want)
+		}
+	})
 	t.Run("every scope an events route needs is declared by the security scheme", func(t *testing.T) {
 		doc, err := Events.Load(context.Background())
 		if err != nil {

@@ -2,8 +2,8 @@
 // APIs, and how each function is deployed.
 //
 // The CDK stack, the local gateway, the handlers and the tests all read this
-// table, so a route, its API, its function and its scope are decided here
-// and nowhere else.
+// table, so a route, its API, its operation, its function and its scope are
+// decided here and nowhere else.
 package routes
 
 import (
@@ -54,12 +54,36 @@ const (
 // APIs lists the APIs, in a stable order.
 var APIs = []API{Events, Registry}
 
+// Op names what a route does: its operation, the operationId of the route
+// in its API's OpenAPI document (pkg/openapi's tests hold the two
+// together). The handlers are found by it (pkg/internal/handlers), so that
+// the route table is the only list of routes.
+type Op string
+
+// The operations of the routes.
+const (
+	OpPutEvents             Op = "putEvents"
+	OpListDeviceEvents      Op = "listDeviceEvents"
+	OpGetEvent              Op = "getEvent"
+	OpListEvents            Op = "listEvents"
+	OpAggregateDeviceEvents Op = "aggregateDeviceEvents"
+	OpAggregateEvents       Op = "aggregateEvents"
+	OpPatchEvent            Op = "patchEvent"
+	OpDeleteEvent           Op = "deleteEvent"
+	OpDeleteEvents          Op = "deleteEvents"
+	// The registry's operations.
+	OpRegistryPutEvents       Op = "registryPutEvents"
+	OpRegistryPutEventsOfBody Op = "registryPutEventsOfBody"
+	OpRegistryListEvents      Op = "registryListEvents"
+)
+
 // Route is one method and path template of one API, served by one
 // function.
 type Route struct {
 	API      API
 	Method   string // GET, POST, PATCH, DELETE
 	Path     string // API Gateway template, e.g. /devices/{deviceId}/events
+	Op       Op
 	Function string
 	// Scope is what the route requires of a token (Events), or what its
 	// authenticated caller may do (Registry).
@@ -76,21 +100,21 @@ func (r Route) Key() string { return r.Method + " " + r.Path }
 
 // All is the route table.
 var All = []Route{
-	{API: Events, Method: "POST", Path: "/devices/{deviceId}/events", Function: PutEvent, Scope: ScopeWrite},
-	{API: Events, Method: "GET", Path: "/devices/{deviceId}/events", Function: ListEvents, Scope: ScopeRead},
-	{API: Events, Method: "GET", Path: "/devices/{deviceId}/events/{eventId}", Function: ListEvents, Scope: ScopeRead},
-	{API: Events, Method: "GET", Path: "/events", Function: ListEvents, Scope: ScopeRead, Fleet: true},
-	{API: Events, Method: "GET", Path: "/devices/{deviceId}/aggregates", Function: AggregateEvents, Scope: ScopeRead},
-	{API: Events, Method: "GET", Path: "/aggregates", Function: AggregateEvents, Scope: ScopeRead, Fleet: true},
-	{API: Events, Method: "PATCH", Path: "/devices/{deviceId}/events/{eventId}", Function: PatchEvent, Scope: ScopeWrite},
-	{API: Events, Method: "DELETE", Path: "/devices/{deviceId}/events/{eventId}", Function: DeleteEvent, Scope: ScopeDelete},
-	{API: Events, Method: "DELETE", Path: "/devices/{deviceId}/events", Function: DeleteEvent, Scope: ScopeDelete},
+	{API: Events, Method: "POST", Path: "/devices/{deviceId}/events", Op: OpPutEvents, Function: PutEvent, Scope: ScopeWrite},
+	{API: Events, Method: "GET", Path: "/devices/{deviceId}/events", Op: OpListDeviceEvents, Function: ListEvents, Scope: ScopeRead},
+	{API: Events, Method: "GET", Path: "/devices/{deviceId}/events/{eventId}", Op: OpGetEvent, Function: ListEvents, Scope: ScopeRead},
+	{API: Events, Method: "GET", Path: "/events", Op: OpListEvents, Function: ListEvents, Scope: ScopeRead, Fleet: true},
+	{API: Events, Method: "GET", Path: "/devices/{deviceId}/aggregates", Op: OpAggregateDeviceEvents, Function: AggregateEvents, Scope: ScopeRead},
+	{API: Events, Method: "GET", Path: "/aggregates", Op: OpAggregateEvents, Function: AggregateEvents, Scope: ScopeRead, Fleet: true},
+	{API: Events, Method: "PATCH", Path: "/devices/{deviceId}/events/{eventId}", Op: OpPatchEvent, Function: PatchEvent, Scope: ScopeWrite},
+	{API: Events, Method: "DELETE", Path: "/devices/{deviceId}/events/{eventId}", Op: OpDeleteEvent, Function: DeleteEvent, Scope: ScopeDelete},
+	{API: Events, Method: "DELETE", Path: "/devices/{deviceId}/events", Op: OpDeleteEvents, Function: DeleteEvent, Scope: ScopeDelete},
 
 	// The registry's paths, as its clients call them: its {deviceid} is
 	// lower-case.
-	{API: Registry, Method: "POST", Path: "/devices/{deviceid}/events", Function: PutEvent, Scope: ScopeWrite},
-	{API: Registry, Method: "POST", Path: "/devices", Function: PutEvent, Scope: ScopeWrite},
-	{API: Registry, Method: "GET", Path: "/devices/{deviceid}/events", Function: ListEvents, Scope: ScopeRead},
+	{API: Registry, Method: "POST", Path: "/devices/{deviceid}/events", Op: OpRegistryPutEvents, Function: PutEvent, Scope: ScopeWrite},
+	{API: Registry, Method: "POST", Path: "/devices", Op: OpRegistryPutEventsOfBody, Function: PutEvent, Scope: ScopeWrite},
+	{API: Registry, Method: "GET", Path: "/devices/{deviceid}/events", Op: OpRegistryListEvents, Function: ListEvents, Scope: ScopeRead},
 }
 
 // ForAPI returns the routes of one API.

@@ -1,7 +1,7 @@
 // Package secretkeys loads the page-token keys from AWS Secrets Manager. It
 // is a package of its own so that only the functions that page (list-events
 // and delete-event) link the Secrets Manager client: their mains pass
-// PageTokens to api.NewFromEnv.
+// PageTokens to function.New.
 package secretkeys
 
 import (
@@ -15,12 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/fleetlog/device-events/pkg/pagetoken"
+	"github.com/fleetlog/device-events/pkg/internal/pagetoken"
 )
 
 // PageTokens returns the page-token keys held in the secret arn as a
 // pagetoken.Source: read on first use, not at start, and again every
-// refresh. It has the type of api.SecretKeys.
+// refresh. It has the type of function.SecretKeys.
 func PageTokens(cfg aws.Config, arn string) pagetoken.Source {
 	return &keys{client: secretsmanager.NewFromConfig(cfg), arn: arn, now: time.Now}
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/fleetlog/device-events/pkg/pagetoken"
+	"github.com/fleetlog/device-events/pkg/internal/pagetoken"
 )
 
 // The page-token keys, as a Secrets Manager rotation stages them.

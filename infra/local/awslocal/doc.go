@@ -60,5 +60,5 @@
 //
 // Answers made here carry a correct X-Amz-Crc32. Answers forwarded from
 // DynamoDB Local carry its own, which is wrong on errors: clients set
-// DisableValidateResponseChecksum, as api.DynamoDB does for any endpoint.
+// DisableValidateResponseChecksum, as function.DynamoDB does for any endpoint.
 package awslocal

@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal"
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal/ddbtest"
+	"github.com/fleetlog/device-events/pkg/dynamodblocal"
+	"github.com/fleetlog/device-events/pkg/dynamodblocal/ddbtest"
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/routes"
 )

@@ -16,8 +16,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal/ddbtest"
 	"github.com/fleetlog/device-events/infra/local/stacktest"
+	"github.com/fleetlog/device-events/pkg/dynamodblocal/ddbtest"
 	"github.com/fleetlog/device-events/pkg/openapi"
 	"github.com/fleetlog/device-events/pkg/routes"
 )

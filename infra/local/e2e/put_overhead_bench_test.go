@@ -16,10 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/oklog/ulid/v2"
 
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal/ddbtest"
 	"github.com/fleetlog/device-events/infra/local/stacktest"
-	"github.com/fleetlog/device-events/pkg/api"
+	"github.com/fleetlog/device-events/pkg/dynamodblocal/ddbtest"
 	"github.com/fleetlog/device-events/pkg/eventstore"
+	"github.com/fleetlog/device-events/pkg/function"
 )
 
 // recorder keeps the transactions a store sends.
@@ -38,7 +38,7 @@ func (r *recorder) TransactWriteItems(ctx context.Context, in *dynamodb.Transact
 // the put-event handler, the store, DynamoDB Local) with the bare SDK call
 // the store makes for the same event: the same TransactWriteItems, built
 // once and sent again with a fresh event id each time, in the same process
-// by a client configured as the functions' (api.DynamoDB, as the stack's
+// by a client configured as the functions' (function.DynamoDB, as the stack's
 // store has). Each round times puts one way and then the other,
 // alternating which goes first; overhead-ratio is the median rate of the
 // bare calls over the median rate through the API. One b.N is one round.
@@ -72,7 +72,7 @@ func BenchmarkPutOverhead(b *testing.B) {
 	// The transaction the store sends for this event, as the template of
 	// the bare calls.
 	ctx := context.Background()
-	db, _, err := api.DynamoDB(ctx, ddbtest.Endpoint(b))
+	db, _, err := function.DynamoDB(ctx, ddbtest.Endpoint(b))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/fleetlog/device-events/infra/local/devstack"
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal"
 	"github.com/fleetlog/device-events/infra/local/faultproxy"
 	"github.com/fleetlog/device-events/infra/local/gateway"
+	"github.com/fleetlog/device-events/pkg/dynamodblocal"
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/routes"
 )

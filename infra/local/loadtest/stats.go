@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fleetlog/device-events/pkg/eventsclient"
 )
 
 // lambdaTimeout is the functions' timeout, which the local gateway
@@ -66,7 +68,7 @@ func (s *stats) record(a answer, deliberate, impatient bool) {
 	s.errors++
 	code := a.code()
 	s.byCode[fmt.Sprintf("%d %s", a.status, code)]++
-	want := map[int]string{http.StatusTooManyRequests: "throttled", http.StatusServiceUnavailable: "unavailable"}[a.status]
+	want := map[int]string{http.StatusTooManyRequests: eventsclient.CodeThrottled, http.StatusServiceUnavailable: eventsclient.CodeUnavailable}[a.status]
 	if want != "" && (code != want || a.header.Get("Retry-After") == "") {
 		s.badRetry++
 	}

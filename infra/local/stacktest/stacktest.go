@@ -18,10 +18,10 @@ import (
 
 	"github.com/fleetlog/device-events/infra/bootstrap"
 	"github.com/fleetlog/device-events/infra/local/devstack"
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal"
-	"github.com/fleetlog/device-events/infra/local/dynamodblocal/ddbtest"
 	"github.com/fleetlog/device-events/infra/local/gateway"
 	"github.com/fleetlog/device-events/infra/local/lambdalocal"
+	"github.com/fleetlog/device-events/pkg/dynamodblocal"
+	"github.com/fleetlog/device-events/pkg/dynamodblocal/ddbtest"
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/routes"
 )

@@ -1,0 +1,39 @@
+package handlers
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/fleetlog/device-events/pkg/routes"
+)
+
+// TestEachRouteFindsItsHandlerThroughItsOperation: every function of the
+// route table builds, serving each of its routes' operations, and a route
+// whose operation has no handler fails the build rather than a request.
+func TestEachRouteFindsItsHandlerThroughItsOperation(t *testing.T) {
+	for _, name := range routes.Functions {
+		t.Run(name+" builds with a handler for each of its routes", func(t *testing.T) {
+			f, err := New(name, Deps{})
+			if err != nil {
+				t.Fatalf("New(%s): %v, want a function", name, err)
+			}
+			for _, r := range routes.ForFunction(name) {
+				if f.handlers[r.Op] == nil {
+					t.Errorf("%s: no handler for %s (%s)", name, r.Op, r.Key())
+				}
+			}
+		})
+	}
+	t.Run("a route whose operation has no handler fails the build", func(t *testing.T) {
+		unknown := routes.Route{API: routes.Events, Method: "GET", Path: "/gadgets", Op: "listGadgets", Function: routes.ListEvents, Scope: routes.ScopeRead}
+		_, err := build(routes.ListEvents, append(routes.ForFunction(routes.ListEvents), unknown), Deps{})
+		if err == nil || !strings.Contains(err.Error(), "listGadgets") {
+			t.Fatalf("build with an unknown operation: %v, want an error naming listGadgets", err)
+		}
+	})
+	t.Run("a function the route table does not know fails the build", func(t *testing.T) {
+		if _, err := New("make-coffee", Deps{}); err == nil {
+			t.Fatal("New(make-coffee) built a function, want an error")
+		}
+	})
+}

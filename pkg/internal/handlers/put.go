@@ -179,6 +179,14 @@ func jsonContent(r *apigw.Request, accepted ...string) error {
 	if ct == "" {
 		return nil
 	}
+	// API Gateway joins the values of a header sent twice with commas, and
+	// no media type holds one outside a quoted parameter: say so rather
+	// than name the type that was expected (curl keeps both of two -H
+	// Content-Type options).
+	if strings.Contains(ct, ",") && !strings.Contains(ct, `"`) {
+		return &apierror.Error{Code: apierror.UnsupportedMediaType,
+			Message: "Content-Type was sent more than once (" + ct + "); send one: " + accepted[0] + " (UTF-8)"}
+	}
 	// ParseMediaType returns the media type even when it cannot read the
 	// parameters; a label whose charset cannot be read is not trusted.
 	mt, p, err := mime.ParseMediaType(ct)

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
+	"github.com/fleetlog/device-events/pkg/internal/apierror"
 	"github.com/fleetlog/device-events/pkg/internal/apigw"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
@@ -84,5 +86,21 @@ func TestThePutAnswerDoesNotEchoMegabytes(t *testing.T) {
 				t.Fatalf("the answer escapes '<': %.200s", resp.Body)
 			}
 		})
+	}
+}
+
+func TestTwoContentTypesAreNamedAsSuch(t *testing.T) {
+	for _, tc := range []struct {
+		ct, want string
+	}{
+		{"application/json, application/merge-patch+json", "Content-Type was sent more than once"},
+		{"application/xml", "Content-Type must be application/json"},
+	} {
+		r := &apigw.Request{Headers: map[string]string{"content-type": tc.ct}}
+		err := jsonContent(r, "application/json")
+		var e *apierror.Error
+		if !errors.As(err, &e) || e.Code != apierror.UnsupportedMediaType || !strings.HasPrefix(e.Message, tc.want) {
+			t.Errorf("Content-Type %q: got %v, want 415 saying %q", tc.ct, err, tc.want)
+		}
 	}
 }

@@ -16,10 +16,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/oklog/ulid/v2"
 
+	"github.com/fleetlog/device-events/infra/local/awslocal"
+	"github.com/fleetlog/device-events/infra/local/devstack"
 	"github.com/fleetlog/device-events/infra/local/stacktest"
-	"github.com/fleetlog/device-events/pkg/dynamodblocal/ddbtest"
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/function"
+	"github.com/fleetlog/device-events/pkg/routes"
 )
 
 // recorder keeps the transactions a store sends.
@@ -34,11 +36,13 @@ func (r *recorder) TransactWriteItems(ctx context.Context, in *dynamodb.Transact
 }
 
 // BenchmarkPutOverhead compares puts through the whole local path (HTTP,
-// the local gateway and its JWT check, the API Gateway event through JSON,
-// the put-event handler, the store, DynamoDB Local) with the bare SDK call
+// the local gateway and its JWT check, the API Gateway event through JSON
+// and the Runtime API to the put-event bootstrap, its handler and store,
+// the local AWS endpoint, DynamoDB Local) with the bare SDK call
 // the store makes for the same event: the same TransactWriteItems, built
 // once and sent again with a fresh event id each time, in the same process
-// by a client configured as the functions' (function.DynamoDB, as the stack's
+// by a client configured as the functions' (function.DynamoDB, with
+// put-event's role through the local AWS endpoint, as the stack's
 // store has). Each round times puts one way and then the other,
 // alternating which goes first; overhead-ratio is the median rate of the
 // bare calls over the median rate through the API. One b.N is one round.
@@ -72,7 +76,15 @@ func BenchmarkPutOverhead(b *testing.B) {
 	// The transaction the store sends for this event, as the template of
 	// the bare calls.
 	ctx := context.Background()
-	db, _, err := function.DynamoDB(ctx, ddbtest.Endpoint(b))
+	// The bare calls take the path the function's take: put-event's role,
+	// through the local AWS endpoint (its signature and IAM checks) to
+	// DynamoDB Local.
+	role := awslocal.PrincipalFor(routes.PutEvent, routes.Permissions[routes.PutEvent], st.Table, devstack.PageTokenSecretARN, devstack.Region, devstack.AccountID)
+	b.Setenv("AWS_ACCESS_KEY_ID", role.AccessKeyID)
+	b.Setenv("AWS_SECRET_ACCESS_KEY", role.SecretAccessKey)
+	b.Setenv("AWS_SESSION_TOKEN", "")
+	b.Setenv("AWS_REGION", devstack.Region)
+	db, _, err := function.DynamoDB(ctx, st.AWSEndpoint)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -203,7 +203,8 @@ A token with every scope is in %s/dev-token:
   curl -s -X POST %s/devices/dev-1/events -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"type":"door_opened"}'
   curl -s %s/devices/dev-1/events -H "Authorization: Bearer $TOKEN"
 Narrower tokens: make token SCOPES="events/read" DEVICES="dev-1".
-A device API key, for the key API: make apikey SCOPES="events/read events/write" DEVICES="dev-1", then
+A device API key, for the key API:
+  KEY=$(make -s apikey SCOPES="events/read events/write" DEVICES="dev-1")
   curl -s %s/devices/dev-1/events -H "X-Api-Key: $KEY"
 Ctrl-C stops everything.
 `, base, keysBase, *registryPort, inst.Endpoint, tableName(), map[bool]string{true: ", data kept in .local/dynamodb", false: ", in memory"}[*persist],

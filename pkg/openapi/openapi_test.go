@@ -39,7 +39,7 @@ var unsecured = []string{"/healthz", "/openapi.json"}
 
 // keySchemes are the security schemes of a device API key, one
 // alternative each, on the key API's routes.
-var keySchemes = []string{"apiKey", "basicKey", "rawKey"}
+var keySchemes = []string{"apiKeyHeader", "basicKey", "rawKey"}
 
 // wantSecurity is the security an operation of the route key documents:
 // on the events API a JWT with the route's scope, on the key API a key in
@@ -160,7 +160,7 @@ func TestTheDocumentsAgreeWithTheRouteTable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for name, want := range map[string]string{"apiKey": "apiKey header X-Api-Key", "basicKey": "http basic ", "rawKey": "apiKey header Authorization"} {
+		for name, want := range map[string]string{"apiKeyHeader": "apiKey header X-Api-Key", "basicKey": "http basic ", "rawKey": "apiKey header Authorization"} {
 			ref := doc.Components.SecuritySchemes[name]
 			if ref == nil {
 				t.Errorf("no scheme %s", name)

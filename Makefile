@@ -16,22 +16,24 @@ LOCAL_DIR    := build/local
 
 SCOPES  ?= events/read events/write events/delete
 DEVICES ?=
+NAME    ?=
 FN      ?= put-event
 EVENT   ?= events/put-event-direct.json
 ID      ?=
 
-.PHONY: run test token invoke invoke-lifecycle release build build-local synth sam bench fuzz loadtest deps java help
+.PHONY: run test token apikey invoke invoke-lifecycle release build build-local synth sam bench fuzz loadtest deps java help
 
 help:
-	@echo "make run     the API on http://127.0.0.1:3000 against DynamoDB Local (PORT, PERSIST=1)"
+	@echo "make run     the API on http://127.0.0.1:3000 (key API on 3002) against DynamoDB Local (PORT, KEYS_PORT, PERSIST=1)"
 	@echo "make test    every test, DynamoDB Local included"
 	@echo "make token   a local token: make token SCOPES=\"events/read\" DEVICES=\"d1,d2\""
+	@echo "make apikey  a device API key of the running make run: make apikey SCOPES=\"events/read\" DEVICES=\"d1\" [NAME=...]"
 	@echo "make invoke  one function on one event file: make invoke FN=put-event EVENT=events/put-event-direct.json [ID=<event id>]"
 	@echo "make invoke-lifecycle  store, read, patch and delete an event with the files of events/"
 	@echo "make bench   capacity units, overhead, allocations, binary size, cold start (BENCHMARKS.md)"
 	@echo "make fuzz    the fuzz targets, FUZZTIME each (default 2m)"
 	@echo "make loadtest C=16 D=30 [FAULTS=1]  the API under load (and faults), then the store checked"
-	@echo "make build   the five Lambda bootstraps under $(LAMBDA_DIR)/"
+	@echo "make build   the seven Lambda bootstraps under $(LAMBDA_DIR)/"
 	@echo "make synth   the CloudFormation template and the bootstraps under cdk.out/"
 	@echo "make sam     the template for sam local under $(SAM_OUT)/ (never to be deployed)"
 	@echo "make release VERSION=x.y.z  tag vx.y.z once the tree is clean, CHANGELOG.md has it and make test passes"
@@ -59,6 +61,12 @@ run: deps
 
 token:
 	@$(GO) run ./infra/local token -scopes "$(SCOPES)" -devices "$(DEVICES)"
+
+# A device API key, made through the running make run's POST /apikeys: the
+# key on stdout, how to use it on stderr. events/admin is never a key's
+# scope, so SCOPES' default (a token's) is narrowed to what keys take.
+apikey:
+	@$(GO) run ./infra/local apikey -scopes "$(filter-out events/admin,$(SCOPES))" -devices "$(DEVICES)" $(if $(NAME),-name "$(NAME)")
 
 # ID replaces the event id an event file names (get-, patch- and
 # delete-event.json name one no store holds).

@@ -22,10 +22,10 @@ import (
 )
 
 // newAlarms sends a notification to an SNS topic (and email, when set)
-// when a function fails or is throttled, an API (the registry's when not
-// nil) answers 5xx, or DynamoDB throttles the table or its index, each at
-// least once in 5 minutes.
-func newAlarms(stack awscdk.Stack, email string, functions map[string]awslambda.IFunction, api awsapigatewayv2.HttpApi, registry awsapigateway.RestApi, table awsdynamodb.TableV2) {
+// when a function fails or is throttled, an API (the HTTP APIs, and the
+// registry's when not nil) answers 5xx, or DynamoDB throttles the table or
+// its index, each at least once in 5 minutes.
+func newAlarms(stack awscdk.Stack, email string, functions map[string]awslambda.IFunction, apis []awsapigatewayv2.HttpApi, registry awsapigateway.RestApi, table awsdynamodb.TableV2) {
 	// CloudWatch cannot publish to a topic encrypted with the AWS managed
 	// aws/sns key, so the topic gets a customer managed key that lets it.
 	key := awskms.NewKey(stack, jsii.String("AlarmTopicKey"), &awskms.KeyProps{
@@ -90,13 +90,25 @@ func newAlarms(stack awscdk.Stack, email string, functions map[string]awslambda.
 		if name == routes.PutEvent {
 			what += ", or a direct invoke rejected as invalid"
 		}
-		alarm(id+"ErrorsAlarm", fn.MetricErrors(sum),
-			name+" returned a function error at least once in 5 minutes ("+what+")")
+		// An authorizer answers every refused key with the function
+		// error "Unauthorized" (API Gateway's 401): its errors are
+		// callers', not failures. Its failures are the key API's 500s,
+		// which the key API's 5xx alarm sees.
+		if !routes.IsAuthorizer(name) {
+			alarm(id+"ErrorsAlarm", fn.MetricErrors(sum),
+				name+" returned a function error at least once in 5 minutes ("+what+")")
+		}
 		alarm(id+"ThrottlesAlarm", fn.MetricThrottles(sum),
 			name+" was throttled at least once in 5 minutes")
 	}
-	alarm("Api5xxAlarm", api.MetricServerError(sum),
-		"The HTTP API answered 5xx at least once in 5 minutes")
+	for i, api := range apis {
+		// The first is the events API, whose alarm keeps its id.
+		id, what := "Api5xxAlarm", "The HTTP API"
+		if i > 0 {
+			id, what = *api.Node().Id()+"5xxAlarm", "The HTTP API "+*api.Node().Id()+" (its authorizer's failures included)"
+		}
+		alarm(id, api.MetricServerError(sum), what+" answered 5xx at least once in 5 minutes")
+	}
 	if registry != nil {
 		alarm("RegistryApi5xxAlarm", registry.MetricServerError(sum),
 			"The registry API answered 5xx at least once in 5 minutes")

@@ -33,18 +33,25 @@ func TestAlarms(t *testing.T) {
 	}
 	for _, fn := range routes.Functions {
 		for _, metric := range []string{"Errors", "Throttles"} {
-			t.Run(fn+" has an alarm on its "+metric, func(t *testing.T) {
-				if got := len(find("AWS/Lambda", metric, ref(FunctionLogicalID(fn)))); got != 1 {
-					t.Errorf("got %d alarms, want 1", got)
+			// An authorizer's errors are its 401s: no alarm on them.
+			want := 1
+			if metric == "Errors" && routes.IsAuthorizer(fn) {
+				want = 0
+			}
+			t.Run(fmt.Sprintf("%s has %d alarm on its %s", fn, want, metric), func(t *testing.T) {
+				if got := len(find("AWS/Lambda", metric, ref(FunctionLogicalID(fn)))); got != want {
+					t.Errorf("got %d alarms, want %d", got, want)
 				}
 			})
 		}
 	}
-	t.Run("the API has an alarm on its 5xx answers", func(t *testing.T) {
-		if got := len(find("AWS/ApiGateway", "5xx", ref(APILogicalID))); got != 1 {
-			t.Errorf("got %d alarms, want 1", got)
-		}
-	})
+	for _, api := range []string{APILogicalID, KeysAPILogicalID} {
+		t.Run(api+" has an alarm on its 5xx answers", func(t *testing.T) {
+			if got := len(find("AWS/ApiGateway", "5xx", ref(api))); got != 1 {
+				t.Errorf("got %d alarms, want 1", got)
+			}
+		})
+	}
 	t.Run("the table has an alarm on read and write throttling of itself and each index", func(t *testing.T) {
 		var got []string
 		for _, a := range alarms {

@@ -17,17 +17,28 @@ import (
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
-// APILogicalID is the device events API's stable logical id.
-const APILogicalID = "EventsApi"
+// APILogicalID is the device events API's stable logical id, and
+// KeysAPILogicalID the key API's.
+const (
+	APILogicalID     = "EventsApi"
+	KeysAPILogicalID = "KeysApi"
+)
 
 // httpAPIConfig is what newHTTPAPI builds an HTTP API from.
 type httpAPIConfig struct {
 	name, description string
+	// idPrefix starts the ids of the API's stage and access log group (the
+	// events API's have none, as before there was another API).
+	idPrefix string
 	// routes are the routes served, each by the function of its Function
-	// field. A route's Scope, when set, is required of the caller's token.
+	// field.
 	routes []routes.Route
 	// authorizer guards every route.
 	authorizer awsapigatewayv2.IHttpRouteAuthorizer
+	// jwtScopes: the authorizer is a JWT authorizer, which checks each
+	// route's Scope itself (a route's AuthorizationScopes); a Lambda
+	// authorizer takes none, and checks the route's scope in its code.
+	jwtScopes bool
 	// corsOrigins, when set, get a CORS configuration for the routes'
 	// methods.
 	corsOrigins  []string
@@ -65,11 +76,11 @@ func newHTTPAPI(scope constructs.Construct, id string, c httpAPIConfig) *httpAPI
 	})
 	api.Node().DefaultChild().(awscdk.CfnResource).OverrideLogicalId(jsii.String(id))
 
-	accessLogs := awslogs.NewLogGroup(scope, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
+	accessLogs := awslogs.NewLogGroup(scope, jsii.String(c.idPrefix+"ApiAccessLogs"), &awslogs.LogGroupProps{
 		Retention: c.logRetention,
 	})
 	throttle := c.throttle
-	stage := awsapigatewayv2.NewHttpStage(scope, jsii.String("DefaultStage"), &awsapigatewayv2.HttpStageProps{
+	stage := awsapigatewayv2.NewHttpStage(scope, jsii.String(c.idPrefix+"DefaultStage"), &awsapigatewayv2.HttpStageProps{
 		HttpApi:    api,
 		StageName:  jsii.String("$default"),
 		AutoDeploy: jsii.Bool(true),
@@ -83,9 +94,13 @@ func newHTTPAPI(scope constructs.Construct, id string, c httpAPIConfig) *httpAPI
 }
 
 // addRoutes adds one route per entry of the config's routes, each behind
-// its authorizer and integrated with its function as a Lambda proxy
-// (payload 2.0).
-func (a *httpAPI) addRoutes(functions map[string]awslambda.IFunction) {
+// the authorizer and integrated with its function as a Lambda proxy
+// (payload 2.0). The authorizer is the config's, or, when that is nil,
+// authorizer (a Lambda authorizer's function exists only now).
+func (a *httpAPI) addRoutes(functions map[string]awslambda.IFunction, authorizer awsapigatewayv2.IHttpRouteAuthorizer) {
+	if authorizer == nil {
+		authorizer = a.c.authorizer
+	}
 	// One integration per function: an integration belongs to one API.
 	integrations := map[string]awsapigatewayv2integrations.HttpLambdaIntegration{}
 	for _, r := range a.c.routes {
@@ -100,14 +115,14 @@ func (a *httpAPI) addRoutes(functions map[string]awslambda.IFunction) {
 	}
 	for _, r := range a.c.routes {
 		var scopes *[]*string
-		if r.Scope != "" {
+		if r.Scope != "" && a.c.jwtScopes {
 			scopes = jsii.Strings(r.Scope)
 		}
 		a.api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
 			Path:                jsii.String(r.Path),
 			Methods:             &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(r.Method)},
 			Integration:         integrations[r.Function],
-			Authorizer:          a.c.authorizer,
+			Authorizer:          authorizer,
 			AuthorizationScopes: scopes,
 		})
 	}
@@ -162,6 +177,33 @@ func jwtAuthorizer(stack awscdk.Stack, props *StackProps) awsapigatewayv2authori
 	return awsapigatewayv2authorizers.NewHttpJwtAuthorizer(jsii.String("JwtAuthorizer"), issuerValue, &awsapigatewayv2authorizers.HttpJwtAuthorizerProps{
 		JwtAudience: audienceValue,
 	})
+}
+
+// keyAuthorizer is the key API's Lambda authorizer: the authorize-key
+// function, called with payload 2.0 and answering simple responses. It
+// has no identity source, because a key comes in one of three headers
+// (X-Api-Key, or Authorization as Basic credentials or raw), and API
+// Gateway calls an authorizer with identity sources only when all of them
+// are present; without one, API Gateway requires its result cache off
+// (TTL 0) and calls it for every request. The function caches the keys it
+// read itself, for 30 s (pkg/internal/apikeys): a revocation takes effect
+// within that. The construct gives API Gateway the permission to invoke
+// it, for this authorizer of this API alone.
+func keyAuthorizer(fn awslambda.IFunction) awsapigatewayv2authorizers.HttpLambdaAuthorizer {
+	return awsapigatewayv2authorizers.NewHttpLambdaAuthorizer(jsii.String("KeyAuthorizer"), fn, &awsapigatewayv2authorizers.HttpLambdaAuthorizerProps{
+		AuthorizerName:  jsii.String("KeyAuthorizer"),
+		IdentitySource:  &[]*string{},
+		ResponseTypes:   &[]awsapigatewayv2authorizers.HttpLambdaResponseType{awsapigatewayv2authorizers.HttpLambdaResponseType_SIMPLE},
+		ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(0)),
+	})
+}
+
+// withoutIdentitySource removes the identity source of the authorizer id
+// of api, which the CDK writes as an empty list when given none: API
+// Gateway documents the property as optional for a REQUEST authorizer
+// without a result cache, not what an empty list means.
+func withoutIdentitySource(api awsapigatewayv2.HttpApi, id string) {
+	api.Node().FindChild(jsii.String(id)).Node().DefaultChild().(awscdk.CfnResource).AddPropertyDeletionOverride(jsii.String("IdentitySource"))
 }
 
 // corsMethods are the methods of rs, each once.

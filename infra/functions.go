@@ -56,12 +56,41 @@ func newPageTokenKey(stack awscdk.Stack) awssecretsmanager.Secret {
 	return key
 }
 
+// KeyPepperLogicalID is the logical id of the API keys' pepper's secret:
+// stable, since replacing the secret would revoke every key.
+const KeyPepperLogicalID = "ApiKeyPepper"
+
+// newKeyPepper is the pepper of the API keys' hashes: 64 lowercase hex
+// characters, stored as the plain secret string. It is kept when the stack
+// is deleted, as the table is: the keys in the table are worth nothing
+// without it.
+func newKeyPepper(stack awscdk.Stack) awssecretsmanager.Secret {
+	pepper := awssecretsmanager.NewSecret(stack, jsii.String(KeyPepperLogicalID), &awssecretsmanager.SecretProps{
+		Description: jsii.String("Pepper (64 hex characters) of the HMAC-SHA256 hashes the device API keys' secrets are stored as; never rotate it: a new pepper revokes every key"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			PasswordLength:     jsii.Number(64),
+			ExcludeUppercase:   jsii.Bool(true),
+			ExcludePunctuation: jsii.Bool(true),
+			IncludeSpace:       jsii.Bool(false),
+			ExcludeCharacters:  jsii.String("ghijklmnopqrstuvwxyz"),
+		},
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	pepper.Node().DefaultChild().(awscdk.CfnResource).OverrideLogicalId(jsii.String(KeyPepperLogicalID))
+	cdknag.NagSuppressions_AddResourceSuppressions(pepper, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-SMG4"),
+		Reason: jsii.String("The pepper keys the hashes every device API key is stored as: a rotation would revoke every key at once. Keys are rotated instead (make a new one, revoke the old), which needs no change of the pepper."),
+	}}, jsii.Bool(false))
+	return pepper
+}
+
 // functionConfig is what newFunction builds one function from.
 type functionConfig struct {
 	name         string
 	sourceDir    string
 	table        awsdynamodb.TableV2
 	pageTokenKey awssecretsmanager.Secret
+	keyPepper    awssecretsmanager.Secret
 	// apiIDs are the ids of the stack's APIs, whose events alone the
 	// function serves.
 	apiIDs        map[routes.API]string
@@ -116,11 +145,18 @@ func newFunction(stack awscdk.Stack, c functionConfig) awslambda.Function {
 			Resources: jsii.Strings(*c.pageTokenKey.SecretArn()),
 		}))
 	}
+	if access.KeyPepper {
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
+			Resources: jsii.Strings(*c.keyPepper.SecretArn()),
+		}))
+	}
 
 	env := routes.Env(c.name, routes.Settings{
 		Table:              *c.table.TableName(),
 		RetentionDays:      c.retentionDays,
 		PageTokenSecretARN: *c.pageTokenKey.SecretArn(),
+		KeyPepperSecretARN: *c.keyPepper.SecretArn(),
 		APIIDs:             c.apiIDs,
 	})
 	if c.samLocal {
@@ -131,6 +167,11 @@ func newFunction(stack awscdk.Stack, c functionConfig) awslambda.Function {
 		if _, ok := env[routes.EnvPageTokenSecretARN]; ok {
 			// No Secrets Manager under sam local: a key per instance.
 			env[routes.EnvPageTokenSecretARN] = ""
+		}
+		if _, ok := env[routes.EnvKeyPepperSecretARN]; ok {
+			// Nor a pepper: API keys can be neither made nor checked
+			// (sam local has no Lambda authorizers anyway).
+			env[routes.EnvKeyPepperSecretARN] = ""
 		}
 		// sam local start-api gives its events an API id of its own:
 		// empty accepts any.

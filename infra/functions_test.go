@@ -11,9 +11,25 @@ import (
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
+// pageTokenSecretID is the logical id of the page-token key's secret: the
+// stack's secret other than the pepper's.
+func pageTokenSecretID(t *testing.T, tmpl map[string]interface{}) string {
+	t.Helper()
+	var ids []string
+	for id := range resourcesOfType(tmpl, "AWS::SecretsManager::Secret") {
+		if id != KeyPepperLogicalID {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("secrets besides the pepper's: got %v, want the page-token key's", ids)
+	}
+	return ids[0]
+}
+
 func TestFunctions(t *testing.T) {
 	tmpl := configured(t).template
-	secretID, _ := onlyResourceOfType(t, tmpl, "AWS::SecretsManager::Secret")
+	secretID := pageTokenSecretID(t, tmpl)
 	for _, fn := range routes.Functions {
 		deployment := routes.Deployments[fn]
 		p := properties(mustResource(t, tmpl, FunctionLogicalID(fn), "AWS::Lambda::Function"))
@@ -62,13 +78,15 @@ func TestFunctions(t *testing.T) {
 			placeholders := map[string]interface{}{
 				"<table>":    ref(TableLogicalID),
 				"<secret>":   ref(secretID),
+				"<pepper>":   ref(KeyPepperLogicalID),
 				"<events>":   ref(APILogicalID),
 				"<registry>": ref(RegistryAPILogicalID),
+				"<keys>":     ref(KeysAPILogicalID),
 			}
 			want := map[string]interface{}{}
 			for k, v := range routes.Env(fn, routes.Settings{
-				Table: "<table>", RetentionDays: testRetentionDays, PageTokenSecretARN: "<secret>",
-				APIIDs: map[routes.API]string{routes.Events: "<events>", routes.Registry: "<registry>"},
+				Table: "<table>", RetentionDays: testRetentionDays, PageTokenSecretARN: "<secret>", KeyPepperSecretARN: "<pepper>",
+				APIIDs: map[routes.API]string{routes.Events: "<events>", routes.Registry: "<registry>", routes.Keys: "<keys>"},
 			}) {
 				want[k] = withRefs(v, placeholders)
 			}
@@ -97,11 +115,19 @@ func TestFunctions(t *testing.T) {
 		}
 	})
 
-	t.Run("the page-token secret is 64 lowercase hex characters", func(t *testing.T) {
-		gen, _ := properties(resources(tmpl)[secretID])["GenerateSecretString"].(map[string]interface{})
-		want := `{"ExcludeCharacters":"ghijklmnopqrstuvwxyz","ExcludePunctuation":true,"ExcludeUppercase":true,"IncludeSpace":false,"PasswordLength":64}`
-		if got := canon(gen); got != want {
-			t.Errorf("got %s, want %s", got, want)
+	for name, id := range map[string]string{"page-token secret": secretID, "key pepper": KeyPepperLogicalID} {
+		t.Run("the "+name+" is 64 lowercase hex characters", func(t *testing.T) {
+			gen, _ := properties(resources(tmpl)[id])["GenerateSecretString"].(map[string]interface{})
+			want := `{"ExcludeCharacters":"ghijklmnopqrstuvwxyz","ExcludePunctuation":true,"ExcludeUppercase":true,"IncludeSpace":false,"PasswordLength":64}`
+			if got := canon(gen); got != want {
+				t.Errorf("got %s, want %s", got, want)
+			}
+		})
+	}
+	t.Run("the key pepper is kept when the stack goes, as the table is", func(t *testing.T) {
+		r := mustResource(t, tmpl, KeyPepperLogicalID, "AWS::SecretsManager::Secret")
+		if r["DeletionPolicy"] != "Retain" || r["UpdateReplacePolicy"] != "Retain" {
+			t.Errorf("DeletionPolicy %v, UpdateReplacePolicy %v; want Retain", r["DeletionPolicy"], r["UpdateReplacePolicy"])
 		}
 	})
 }
@@ -142,9 +168,9 @@ func TestAPIIDs(t *testing.T) {
 		fixture func(*testing.T) *fixture
 		want    map[string]string // API to the logical id of its API
 	}{
-		{"private registry API", configured, map[string]string{"events": APILogicalID, "registry": RegistryAPILogicalID}},
-		{"IAM registry API", fromContext, map[string]string{"events": APILogicalID, "registry": RegistryAPILogicalID}},
-		{"no registry API", defaults, map[string]string{"events": APILogicalID}},
+		{"private registry API", configured, map[string]string{"events": APILogicalID, "registry": RegistryAPILogicalID, "keys": KeysAPILogicalID}},
+		{"IAM registry API", fromContext, map[string]string{"events": APILogicalID, "registry": RegistryAPILogicalID, "keys": KeysAPILogicalID}},
+		{"no registry API", defaults, map[string]string{"events": APILogicalID, "keys": KeysAPILogicalID}},
 	} {
 		tmpl := c.fixture(t).template
 		for _, fn := range routes.Functions {
@@ -202,6 +228,8 @@ func TestNames(t *testing.T) {
 		routes.AggregateEvents: "AggregateEventsFunction",
 		routes.PatchEvent:      "PatchEventFunction",
 		routes.DeleteEvent:     "DeleteEventFunction",
+		routes.APIKeys:         "ApiKeysFunction",
+		routes.AuthorizeKey:    "AuthorizeKeyFunction",
 	} {
 		t.Run(fn+" has the logical id "+want, func(t *testing.T) {
 			if got := FunctionLogicalID(fn); got != want {
@@ -262,7 +290,7 @@ func roleStatements(tmpl map[string]interface{}, roleID string) ([]statement, []
 
 func TestLeastPrivilege(t *testing.T) {
 	tmpl := configured(t).template
-	secretID, _ := onlyResourceOfType(t, tmpl, "AWS::SecretsManager::Secret")
+	secretID := pageTokenSecretID(t, tmpl)
 	tableArn := canon(getAttArn(TableLogicalID))
 	indexArn := func(index string) string {
 		return canon(map[string]interface{}{"Fn::Join": []interface{}{"", []interface{}{getAttArn(TableLogicalID), "/index/" + index}}})
@@ -314,7 +342,7 @@ func TestLeastPrivilege(t *testing.T) {
 			}
 		})
 
-		t.Run(fn+"'s role reads the page-token secret only if routes.Permissions says so", func(t *testing.T) {
+		t.Run(fn+"'s role reads the page-token secret and the key pepper only if routes.Permissions says so", func(t *testing.T) {
 			var got []string
 			for _, s := range stmts {
 				for _, a := range s.actions {
@@ -327,9 +355,12 @@ func TestLeastPrivilege(t *testing.T) {
 			}
 			want := []string{}
 			if access.PageTokenKey {
-				want = []string{"secretsmanager:GetSecretValue on " + secretArn}
+				want = append(want, "secretsmanager:GetSecretValue on "+secretArn)
 			}
-			if !reflect.DeepEqual(sorted(got), want) {
+			if access.KeyPepper {
+				want = append(want, "secretsmanager:GetSecretValue on "+canon(ref(KeyPepperLogicalID)))
+			}
+			if !reflect.DeepEqual(sorted(got), sorted(want)) {
 				t.Errorf("got %v, want %v", nonNil(got), want)
 			}
 		})
@@ -452,9 +483,10 @@ func TestInvokePermissions(t *testing.T) {
 			}
 		}
 
-		t.Run("with the "+c.name+" each invoke permission is API Gateway's for one route of this stack's APIs, or an invoker's for put-event", func(t *testing.T) {
+		t.Run("with the "+c.name+" each invoke permission is API Gateway's for one route of this stack's APIs or its key authorizer, or an invoker's for put-event", func(t *testing.T) {
 			byRoute := map[string]int{}
 			byInvoker := map[string]int{}
+			authorizers := 0
 			for id, r := range perms {
 				p := properties(r)
 				fn, ok := functionOf[canon(p["FunctionName"])]
@@ -476,27 +508,39 @@ func TestInvokePermissions(t *testing.T) {
 					byInvoker[principal]++
 					continue
 				}
-				route, err := routeOfSourceArn(p["SourceArn"], fn, registryStage)
+				route, err := routeOfSourceArn(tmpl, p["SourceArn"], fn, registryStage)
 				if err != nil {
 					t.Errorf("%s: %v", id, err)
 					continue
 				}
-				byRoute[string(route.API)+" "+route.Key()]++
+				if route.Op == "" {
+					authorizers++ // the key authorizer's own
+					continue
+				}
+				byRoute[permissionScope(route)]++
 			}
+			// An HTTP API route's permission is scoped to its path (any
+			// method), so the routes of one path and function have one
+			// each, alike.
+			want := map[string]int{}
 			for _, api := range routes.APIs {
 				if api == routes.Registry && !c.registry {
 					continue
 				}
 				for _, r := range routes.ForAPI(api) {
-					if n := byRoute[string(api)+" "+r.Key()]; n != 1 {
-						t.Errorf("%s %s: got %d API Gateway permissions, want 1", api, r.Key(), n)
-					}
+					want[permissionScope(r)]++
 				}
+			}
+			if !reflect.DeepEqual(byRoute, want) {
+				t.Errorf("API Gateway permissions by API, function and scope: got %v, want one per route %v", byRoute, want)
 			}
 			for _, arn := range c.invokers {
 				if n := byInvoker[arn]; n != 1 {
 					t.Errorf("%s: got %d permissions, want 1 (on put-event)", arn, n)
 				}
+			}
+			if authorizers != 1 {
+				t.Errorf("got %d permissions of the key authorizer, want 1", authorizers)
 			}
 		})
 	}
@@ -505,10 +549,12 @@ func TestInvokePermissions(t *testing.T) {
 // routeOfSourceArn is the route of one of the stack's APIs that function
 // fn serves whose invocations an API Gateway permission's SourceArn
 // matches: arn:<partition>:execute-api:<region>:<account>:<api>/ then, for
-// the HTTP API, */*<route path> (any stage and method, as
+// an HTTP API, */*<route path> (any stage and method, as
 // HttpLambdaIntegration scopes it), and for the registry's REST API,
-// <its stage>/<method><path with * for each parameter>.
-func routeOfSourceArn(arn interface{}, fn, registryStage string) (routes.Route, error) {
+// <its stage>/<method><path with * for each parameter>. For the key
+// API's authorizer, authorize-key, it is authorizers/<its authorizer>, and
+// the route returned has the key API and no operation.
+func routeOfSourceArn(tmpl map[string]interface{}, arn interface{}, fn, registryStage string) (routes.Route, error) {
 	join, _ := arn.(map[string]interface{})["Fn::Join"].([]interface{})
 	if len(join) != 2 {
 		return routes.Route{}, fmt.Errorf("SourceArn: got %s, want an Fn::Join", canon(arn))
@@ -524,6 +570,11 @@ func routeOfSourceArn(arn interface{}, fn, registryStage string) (routes.Route, 
 		case string:
 			rest.WriteString(part)
 		default:
+			m, _ := part.(map[string]interface{})
+			if id, _ := m["Ref"].(string); id != "" && resources(tmpl)[id]["Type"] == "AWS::ApiGatewayV2::Authorizer" {
+				rest.WriteString("<authorizer>")
+				continue
+			}
 			if registryStage == "" || canon(part) != canon(ref(registryStage)) {
 				return routes.Route{}, fmt.Errorf("SourceArn: got %s in the path, want only the registry API's stage", canon(part))
 			}
@@ -534,10 +585,18 @@ func routeOfSourceArn(arn interface{}, fn, registryStage string) (routes.Route, 
 	switch canon(parts[len(prefix)]) {
 	case canon(ref(APILogicalID)):
 		api = routes.Events
+	case canon(ref(KeysAPILogicalID)):
+		api = routes.Keys
 	case canon(ref(RegistryAPILogicalID)):
 		api = routes.Registry
 	default:
-		return routes.Route{}, fmt.Errorf("SourceArn: got API %s, want %s or %s", canon(parts[len(prefix)]), APILogicalID, RegistryAPILogicalID)
+		return routes.Route{}, fmt.Errorf("SourceArn: got API %s, want %s, %s or %s", canon(parts[len(prefix)]), APILogicalID, KeysAPILogicalID, RegistryAPILogicalID)
+	}
+	if routes.Authorizers[api] == fn {
+		if rest.String() != "/authorizers/<authorizer>" {
+			return routes.Route{}, fmt.Errorf("SourceArn: got %s for the authorizer %s, want /authorizers/<its authorizer>", rest.String(), fn)
+		}
+		return routes.Route{API: api, Function: fn}, nil
 	}
 	for _, r := range routes.ForAPI(api) {
 		if r.Function != fn {
@@ -552,6 +611,15 @@ func routeOfSourceArn(arn interface{}, fn, registryStage string) (routes.Route, 
 		}
 	}
 	return routes.Route{}, fmt.Errorf("SourceArn: got %s%s, want the stage, method and path of a %s route of %s", canon(parts[len(prefix)]), rest.String(), api, fn)
+}
+
+// permissionScope is what an API Gateway permission of route r is scoped
+// to: its API, its function and, for an HTTP API, its path alone.
+func permissionScope(r routes.Route) string {
+	if r.API == routes.Registry {
+		return string(r.API) + " " + r.Function + " " + r.Key()
+	}
+	return string(r.API) + " " + r.Function + " " + r.Path
 }
 
 func contains(list []string, s string) bool {

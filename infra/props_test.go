@@ -188,9 +188,9 @@ func TestDefaults(t *testing.T) {
 				t.Errorf("parameter %s Type: got %v, want %s", name, got, typ)
 			}
 		}
-		_, auth := onlyResourceOfType(t, tmpl, "AWS::ApiGatewayV2::Authorizer")
+		_, auth := authorizerOf(t, tmpl, APILogicalID)
 		want := map[string]interface{}{"Audience": ref("JwtAudience"), "Issuer": ref("JwtIssuer")}
-		if got, w := canon(properties(auth)["JwtConfiguration"]), canon(want); got != w {
+		if got, w := canon(auth["JwtConfiguration"]), canon(want); got != w {
 			t.Errorf("JwtConfiguration: got %s, want %s", got, w)
 		}
 	})
@@ -217,9 +217,10 @@ func TestDefaults(t *testing.T) {
 		}
 	})
 	t.Run("there is no CORS configuration", func(t *testing.T) {
-		_, api := onlyResourceOfType(t, tmpl, "AWS::ApiGatewayV2::Api")
-		if got, ok := properties(api)["CorsConfiguration"]; ok {
-			t.Errorf("got %s, want none", canon(got))
+		for id, api := range resourcesOfType(tmpl, "AWS::ApiGatewayV2::Api") {
+			if got, ok := properties(api)["CorsConfiguration"]; ok {
+				t.Errorf("%s: got %s, want none", id, canon(got))
+			}
 		}
 	})
 	t.Run("the stage is throttled at the default rate and burst", func(t *testing.T) {
@@ -239,9 +240,9 @@ func TestContext(t *testing.T) {
 	tmpl := fromContext(t).template
 
 	t.Run("the authorizer takes issuer and audience from the context", func(t *testing.T) {
-		_, auth := onlyResourceOfType(t, tmpl, "AWS::ApiGatewayV2::Authorizer")
+		_, auth := authorizerOf(t, tmpl, APILogicalID)
 		want := map[string]interface{}{"Audience": []string{"ctx-a", "ctx-b"}, "Issuer": testContext["jwtIssuer"]}
-		if got, w := canon(properties(auth)["JwtConfiguration"]), canon(want); got != w {
+		if got, w := canon(auth["JwtConfiguration"]), canon(want); got != w {
 			t.Errorf("JwtConfiguration: got %s, want %s", got, w)
 		}
 		if params, _ := tmpl["Parameters"].(map[string]interface{}); params["JwtIssuer"] != nil || params["JwtAudience"] != nil {
@@ -274,7 +275,7 @@ func TestContext(t *testing.T) {
 		}
 	})
 	t.Run("corsOrigins sets the allowed origins", func(t *testing.T) {
-		_, api := onlyResourceOfType(t, tmpl, "AWS::ApiGatewayV2::Api")
+		api := mustResource(t, tmpl, APILogicalID, "AWS::ApiGatewayV2::Api")
 		cors, _ := properties(api)["CorsConfiguration"].(map[string]interface{})
 		if got, want := stringList(cors["AllowOrigins"]), []string{"https://a.example.com", "https://b.example.com"}; !reflect.DeepEqual(got, want) {
 			t.Errorf("got %v, want %v", got, want)

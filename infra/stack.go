@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -17,8 +18,10 @@ const StackID = "DeviceEventsStack"
 
 // NewDeviceEventsStack builds the device events service: the table, one
 // function per routes.Functions entry built from its source at synth, the
-// HTTP API of routes.Events behind a JWT authorizer, optionally the REST
-// API of routes.Registry (StackProps.RegistryAPI), and the alarms. It panics
+// HTTP API of routes.Events behind a JWT authorizer, the HTTP API of
+// routes.Keys behind the authorize-key function (device API keys),
+// optionally the REST API of routes.Registry (StackProps.RegistryAPI), and
+// the alarms. It panics
 // on invalid props, as CDK constructs do; call props.Validate first to get
 // an error instead.
 func NewDeviceEventsStack(scope constructs.Construct, id string, props *StackProps) awscdk.Stack {
@@ -56,6 +59,7 @@ func NewDeviceEventsStack(scope constructs.Construct, id string, props *StackPro
 		maxWrite:           props.MaxWriteRequestUnits,
 	})
 	pageTokenKey := newPageTokenKey(stack)
+	keyPepper := newKeyPepper(stack)
 
 	// The APIs come before the functions, whose environment names them
 	// (API_IDS), and get their routes after.
@@ -64,11 +68,23 @@ func NewDeviceEventsStack(scope constructs.Construct, id string, props *StackPro
 		description:  "Device events API",
 		routes:       routes.ForAPI(routes.Events),
 		authorizer:   jwtAuthorizer(stack, props),
+		jwtScopes:    true,
 		corsOrigins:  props.CorsOrigins,
 		logRetention: logRetention,
 		throttle:     stageThrottle(props),
 	})
-	apiIDs := map[routes.API]string{routes.Events: *events.api.ApiId()}
+	// The key API: the same routes, for devices holding an API key. No
+	// CORS: its callers are devices, not browsers. Its stage is throttled
+	// on its own, at the same rate.
+	keys := newHTTPAPI(stack, KeysAPILogicalID, httpAPIConfig{
+		name:         *stack.StackName() + "-keys",
+		description:  "Device events key API: the device events API for device API keys",
+		idPrefix:     "Keys",
+		routes:       routes.ForAPI(routes.Keys),
+		logRetention: logRetention,
+		throttle:     stageThrottle(props),
+	})
+	apiIDs := map[routes.API]string{routes.Events: *events.api.ApiId(), routes.Keys: *keys.api.ApiId()}
 	var registry *registryAPI
 	if props.RegistryAPI != "" {
 		registry = newRegistryAPI(stack, registryAPIConfig{
@@ -87,6 +103,7 @@ func NewDeviceEventsStack(scope constructs.Construct, id string, props *StackPro
 			sourceDir:     sourceDir,
 			table:         table,
 			pageTokenKey:  pageTokenKey,
+			keyPepper:     keyPepper,
 			apiIDs:        apiIDs,
 			retentionDays: retentionDays,
 			logRetention:  logRetention,
@@ -96,18 +113,24 @@ func NewDeviceEventsStack(scope constructs.Construct, id string, props *StackPro
 	}
 	allowDirectInvoke(functions[routes.PutEvent], props.PutEventInvokerRoleArns)
 
-	events.addRoutes(functions)
+	events.addRoutes(functions, nil)
+	keys.addRoutes(functions, keyAuthorizer(functions[routes.AuthorizeKey]))
+	withoutIdentitySource(keys.api, "KeyAuthorizer")
 	var registryREST awsapigateway.RestApi
 	if registry != nil {
 		registry.addRoutes(functions)
 		registryREST = registry.api
 	}
 
-	newAlarms(stack, props.AlarmEmail, functions, events.api, registryREST, table)
+	newAlarms(stack, props.AlarmEmail, functions, []awsapigatewayv2.HttpApi{events.api, keys.api}, registryREST, table)
 
 	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
 		Description: jsii.String("Base URL of the HTTP API"),
 		Value:       events.stage.Url(),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("KeysApiUrl"), &awscdk.CfnOutputProps{
+		Description: jsii.String("Base URL of the key API: the same routes, for device API keys"),
+		Value:       keys.stage.Url(),
 	})
 	if registry != nil {
 		awscdk.NewCfnOutput(stack, jsii.String("RegistryApiUrl"), &awscdk.CfnOutputProps{

@@ -312,6 +312,15 @@ func nonNil(s []string) []string {
 
 // --- tests ---
 
+// functionsOf counts the functions that serve the routes of api.
+func functionsOf(api routes.API) int {
+	fns := map[string]bool{}
+	for _, r := range routes.ForAPI(api) {
+		fns[r.Function] = true
+	}
+	return len(fns)
+}
+
 func TestStackResources(t *testing.T) {
 	tmpl := configured(t).template
 	for _, c := range []struct {
@@ -320,21 +329,25 @@ func TestStackResources(t *testing.T) {
 	}{
 		{"AWS::Lambda::Function", len(routes.Functions)},
 		{"AWS::DynamoDB::GlobalTable", 1},
-		{"AWS::ApiGatewayV2::Api", 1},
-		{"AWS::ApiGatewayV2::Stage", 1},
-		{"AWS::ApiGatewayV2::Authorizer", 1},
-		{"AWS::ApiGatewayV2::Route", len(routes.ForAPI(routes.Events))},
-		{"AWS::ApiGatewayV2::Integration", len(routes.Functions)},
+		// The events API and the key API.
+		{"AWS::ApiGatewayV2::Api", 2},
+		{"AWS::ApiGatewayV2::Stage", 2},
+		{"AWS::ApiGatewayV2::Authorizer", 2},
+		{"AWS::ApiGatewayV2::Route", len(routes.ForAPI(routes.Events)) + len(routes.ForAPI(routes.Keys))},
+		// One per function of each API's routes.
+		{"AWS::ApiGatewayV2::Integration", functionsOf(routes.Events) + functionsOf(routes.Keys)},
 		{"AWS::ApiGateway::RestApi", 1},
 		{"AWS::ApiGateway::Stage", 1},
 		{"AWS::ApiGateway::Method", len(routes.ForAPI(routes.Registry))},
 		{"AWS::ApiGateway::Account", 1},
-		{"AWS::SecretsManager::Secret", 1},
+		// The page-token key and the key pepper.
+		{"AWS::SecretsManager::Secret", 2},
 		{"AWS::SNS::Topic", 1},
 		{"AWS::SNS::Subscription", 1},
-		// Errors and throttles of each function, each API's 5xx, the
-		// table's throttling.
-		{"AWS::CloudWatch::Alarm", 2*len(routes.Functions) + 3},
+		// Errors (but the authorizer's, whose errors are its 401s) and
+		// throttles of each function, each API's 5xx, the table's
+		// throttling.
+		{"AWS::CloudWatch::Alarm", 2*len(routes.Functions) - len(routes.Authorizers) + 4},
 		// The functions' and API Gateway's account logging role.
 		{"AWS::IAM::Role", len(routes.Functions) + 1},
 	} {
@@ -347,7 +360,9 @@ func TestStackResources(t *testing.T) {
 	t.Run("the table, the APIs and each function have stable logical ids", func(t *testing.T) {
 		mustResource(t, tmpl, TableLogicalID, "AWS::DynamoDB::GlobalTable")
 		mustResource(t, tmpl, APILogicalID, "AWS::ApiGatewayV2::Api")
+		mustResource(t, tmpl, KeysAPILogicalID, "AWS::ApiGatewayV2::Api")
 		mustResource(t, tmpl, RegistryAPILogicalID, "AWS::ApiGateway::RestApi")
+		mustResource(t, tmpl, KeyPepperLogicalID, "AWS::SecretsManager::Secret")
 		for _, fn := range routes.Functions {
 			mustResource(t, tmpl, FunctionLogicalID(fn), "AWS::Lambda::Function")
 		}
@@ -368,7 +383,7 @@ func TestOutputs(t *testing.T) {
 			}
 		})
 	}
-	for name, api := range map[string]string{"ApiUrl": APILogicalID, "RegistryApiUrl": RegistryAPILogicalID} {
+	for name, api := range map[string]string{"ApiUrl": APILogicalID, "KeysApiUrl": KeysAPILogicalID, "RegistryApiUrl": RegistryAPILogicalID} {
 		t.Run("output "+name+" is the https URL of "+api, func(t *testing.T) {
 			o, _ := outputs[name].(map[string]interface{})
 			got := canon(o["Value"])

@@ -5,15 +5,18 @@
 //
 //	go run ./infra/local run     [-port 3000] [-persist]                (make run)
 //	go run ./infra/local token   [-scopes ...] [-devices ...]           (make token)
+//	go run ./infra/local apikey  [-scopes ...] [-devices ...] [-name ...] (make apikey)
 //	go run ./infra/local invoke  -fn put-event -event events/x.json [-id ...]  (make invoke)
 //	go run ./infra/local invoke  -lifecycle                              (make invoke-lifecycle)
 //	go run ./infra/local with-dynamodb -- go test ./...                 (make test)
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -45,7 +48,7 @@ const stateDir = ".local"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: local run|token|invoke|with-dynamodb [flags]")
+		fmt.Fprintln(os.Stderr, "usage: local run|token|apikey|invoke|with-dynamodb [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -56,6 +59,8 @@ func main() {
 		err = run(ctx, os.Args[2:])
 	case "token":
 		err = token(os.Args[2:])
+	case "apikey":
+		err = apikey(ctx, os.Args[2:])
 	case "invoke":
 		err = invoke(ctx, os.Args[2:])
 	case "with-dynamodb":
@@ -128,6 +133,7 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	port := fs.String("port", envOr("PORT", "3000"), "port to serve the API on")
 	registryPort := fs.String("registry-port", envOr("REGISTRY_PORT", "3001"), "port to serve the DeLaval registry's API on")
+	keysPort := fs.String("keys-port", envOr("KEYS_PORT", "3002"), "port to serve the key API (device API keys) on")
 	persist := fs.Bool("persist", os.Getenv("PERSIST") == "1", "keep the data under .local/dynamodb")
 	_ = fs.Parse(args)
 
@@ -142,6 +148,11 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("port %s: %w (set REGISTRY_PORT to use another)", *registryPort, err)
 	}
 	defer registryLn.Close()
+	keysLn, err := net.Listen("tcp", "127.0.0.1:"+*keysPort)
+	if err != nil {
+		return fmt.Errorf("port %s: %w (set KEYS_PORT to use another)", *keysPort, err)
+	}
+	defer keysLn.Close()
 	inst, err := startDynamoDB(ctx, *persist)
 	if err != nil {
 		return err
@@ -157,7 +168,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	tok, err := st.Auth.Mint(gateway.TokenClaims{Subject: "dev", Scopes: []string{routes.ScopeRead, routes.ScopeWrite, routes.ScopeDelete}, TTL: 30 * 24 * time.Hour})
+	tok, err := st.Auth.Mint(gateway.TokenClaims{Subject: "dev", Scopes: []string{routes.ScopeRead, routes.ScopeWrite, routes.ScopeDelete, routes.ScopeAdmin}, TTL: 30 * 24 * time.Hour})
 	if err != nil {
 		return err
 	}
@@ -166,25 +177,38 @@ func run(ctx context.Context, args []string) error {
 	}
 	srv := &http.Server{Handler: st.Gateway, ReadHeaderTimeout: 10 * time.Second}
 	registry := &http.Server{Handler: st.Registry, ReadHeaderTimeout: 10 * time.Second}
+	keys := &http.Server{Handler: st.Keys, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		_ = keys.Shutdown(sctx)
 		_ = registry.Shutdown(sctx)
 		_ = srv.Shutdown(sctx)
 	}()
 	go func() { _ = registry.Serve(registryLn) }()
+	go func() { _ = keys.Serve(keysLn) }()
 	base := "http://127.0.0.1:" + *port
-	fmt.Printf(`Device events API on %s, the DeLaval registry's API on http://127.0.0.1:%s (no token)
+	keysBase := "http://127.0.0.1:" + *keysPort
+	if err := writeEndpoints(endpoints{API: base, Keys: keysBase}); err != nil {
+		return err
+	}
+	defer os.Remove(filepath.Join(stateDir, endpointsFile))
+	fmt.Printf(`Device events API on %s, the key API (device API keys) on %s,
+the DeLaval registry's API on http://127.0.0.1:%s (no token)
 (DynamoDB Local at %s, table %s%s)
 Each function runs as its own bootstrap process, as in Lambda; their logs follow below.
 A token with every scope is in %s/dev-token:
   export TOKEN=$(cat %s/dev-token)
   curl -s -X POST %s/devices/dev-1/events -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"type":"door_opened"}'
   curl -s %s/devices/dev-1/events -H "Authorization: Bearer $TOKEN"
-Narrower tokens: make token SCOPES="events/read" DEVICES="dev-1". Ctrl-C stops everything.
-`, base, *registryPort, inst.Endpoint, tableName(), map[bool]string{true: ", data kept in .local/dynamodb", false: ", in memory"}[*persist],
-		stateDir, stateDir, base, base)
+Narrower tokens: make token SCOPES="events/read" DEVICES="dev-1".
+A device API key, for the key API:
+  KEY=$(make -s apikey SCOPES="events/read events/write" DEVICES="dev-1")
+  curl -s %s/devices/dev-1/events -H "X-Api-Key: $KEY"
+Ctrl-C stops everything.
+`, base, keysBase, *registryPort, inst.Endpoint, tableName(), map[bool]string{true: ", data kept in .local/dynamodb", false: ", in memory"}[*persist],
+		stateDir, stateDir, base, base, keysBase)
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -214,6 +238,12 @@ func startStack(ctx context.Context, endpoint string, logs io.Writer) (*devstack
 	if err != nil {
 		return nil, err
 	}
+	// Kept under .local/ as the other secrets: with PERSIST=1 the keys
+	// made before a restart still work after it.
+	pepper, err := secret("key-pepper")
+	if err != nil {
+		return nil, err
+	}
 	retention, err := retentionDays()
 	if err != nil {
 		return nil, err
@@ -224,6 +254,7 @@ func startStack(ctx context.Context, endpoint string, logs io.Writer) (*devstack
 		RetentionDays: retention,
 		Bootstraps:    bins,
 		PageTokenKey:  hex.EncodeToString(pageKey),
+		KeyPepper:     hex.EncodeToString(pepper),
 		JWTSecret:     jwtSecret,
 		Logs:          logs,
 	})
@@ -274,6 +305,94 @@ func token(args []string) error {
 		return err
 	}
 	fmt.Println(tok)
+	return nil
+}
+
+// endpointsFile, under .local/, names the APIs of a running `make run`,
+// for `make apikey`; make run removes it when it stops.
+const endpointsFile = "endpoints.json"
+
+// endpoints are the base URLs of a running make run's APIs.
+type endpoints struct {
+	API  string `json:"api"`
+	Keys string `json:"keys"`
+}
+
+func writeEndpoints(e endpoints) error {
+	b, _ := json.Marshal(e)
+	return os.WriteFile(filepath.Join(stateDir, endpointsFile), b, 0o600)
+}
+
+// errNotRunning is apikey's error when no make run answers.
+var errNotRunning = errors.New("make run is not running: start it (in another terminal) first, then make apikey")
+
+// apikey makes a device API key through the running make run's events API
+// (POST /apikeys, with a token of events/admin signed with the local
+// secret), as an operator makes one in AWS, and prints it.
+func apikey(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("apikey", flag.ExitOnError)
+	scopes := fs.String("scopes", routes.ScopeRead+" "+routes.ScopeWrite, "the key's scopes, space- or comma-separated")
+	devices := fs.String("devices", "", "comma-separated devices the key is limited to (empty: every device)")
+	name := fs.String("name", "", "the key's name (default: local key <time>)")
+	_ = fs.Parse(args)
+	raw, err := os.ReadFile(filepath.Join(stateDir, endpointsFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return errNotRunning
+	}
+	var ep endpoints
+	if err != nil || json.Unmarshal(raw, &ep) != nil || ep.API == "" {
+		return fmt.Errorf("%s/%s is not make run's: %v", stateDir, endpointsFile, err)
+	}
+	jwtSecret, err := secret("jwt-secret")
+	if err != nil {
+		return err
+	}
+	auth, err := gateway.NewAuth(jwtSecret)
+	if err != nil {
+		return err
+	}
+	tok, err := auth.Mint(gateway.TokenClaims{Subject: "make-apikey", Scopes: []string{routes.ScopeAdmin}, TTL: time.Minute})
+	if err != nil {
+		return err
+	}
+	if *name == "" {
+		*name = "local key " + time.Now().UTC().Format(time.RFC3339)
+	}
+	body := map[string]any{"name": *name, "scopes": strings.FieldsFunc(*scopes, func(r rune) bool { return r == ' ' || r == ',' })}
+	if *devices != "" {
+		body["devices"] = strings.Split(*devices, ",")
+	}
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.API+"/apikeys", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w (nothing answers at %s: %v)", errNotRunning, ep.API, err)
+	}
+	defer res.Body.Close()
+	answer, _ := io.ReadAll(res.Body)
+	var made struct {
+		ID  string `json:"id"`
+		Key string `json:"key"`
+	}
+	if res.StatusCode != http.StatusCreated || json.Unmarshal(answer, &made) != nil || made.Key == "" {
+		return fmt.Errorf("POST %s/apikeys: %d %s", ep.API, res.StatusCode, answer)
+	}
+	devs := *devices
+	if devs == "" {
+		devs = "every device"
+	}
+	// The key alone goes to stdout (KEY=$(make -s apikey ...)); how to use
+	// it to stderr.
+	fmt.Fprintf(os.Stderr, "Key %s (%s; %s), shown once. Send it to the key API, %s:\n"+
+		"  curl -s %s/devices/<device>/events -H \"X-Api-Key: <key>\"\n"+
+		"Revoke it: curl -X DELETE %s/apikeys/%s -H \"Authorization: Bearer $(cat %s/dev-token)\"\n",
+		made.ID, *scopes, devs, ep.Keys, ep.Keys, ep.API, made.ID, stateDir)
+	fmt.Println(made.Key)
 	return nil
 }
 

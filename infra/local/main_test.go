@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,6 +81,86 @@ func TestMakeInvoke(t *testing.T) {
 		}
 		if !strings.Contains(out, `"errorType":"invalid_event"`) {
 			t.Fatalf("stdout = %s, want the function error of type invalid_event", out)
+		}
+	})
+}
+
+// TestMakeAPIKey runs `local apikey` as `make apikey` does: without a
+// running make run it says so and fails; with one (a local stack and the
+// endpoints file make run writes) it prints a key that opens the key API
+// for its devices and scopes alone.
+func TestMakeAPIKey(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "local")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, stateDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	apikey := func(args ...string) (stdout, stderr string, err error) {
+		cmd := exec.Command(bin, append([]string{"apikey"}, args...)...)
+		cmd.Dir = dir
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err = cmd.Run()
+		return out.String(), errOut.String(), err
+	}
+	writeTo := func(e endpoints) {
+		b, _ := json.Marshal(e)
+		if err := os.WriteFile(filepath.Join(dir, stateDir, endpointsFile), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("without make run it says so and exits non-zero", func(t *testing.T) {
+		_, stderr, err := apikey()
+		if err == nil || !strings.Contains(stderr, "make run is not running") {
+			t.Fatalf("got %v, stderr %q; want a failure saying make run is not running", err, stderr)
+		}
+	})
+	t.Run("with a stale endpoints file it says so and exits non-zero", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		closed := "http://" + ln.Addr().String()
+		ln.Close()
+		writeTo(endpoints{API: closed, Keys: closed})
+		_, stderr, err := apikey()
+		if err == nil || !strings.Contains(stderr, "make run is not running") {
+			t.Fatalf("got %v, stderr %q; want a failure saying make run is not running", err, stderr)
+		}
+	})
+	t.Run("with make run it prints a key of the scopes and devices asked for", func(t *testing.T) {
+		st := stacktest.New(t)
+		// The local secret make run signs its tokens with: stacktest's.
+		if err := os.WriteFile(filepath.Join(dir, stateDir, "jwt-secret"), []byte(hex.EncodeToString(bytes.Repeat([]byte{9}, 32))), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		writeTo(endpoints{API: st.URL, Keys: st.KeysURL})
+		stdout, stderr, err := apikey("-scopes", "events/read", "-devices", "d1", "-name", "test key")
+		if err != nil {
+			t.Fatalf("got %v; stderr %s", err, stderr)
+		}
+		key := strings.TrimSpace(stdout)
+		for _, c := range []struct {
+			path   string
+			status int
+		}{{"/devices/d1/events", 200}, {"/devices/d2/events", 403}} {
+			req, _ := http.NewRequest("GET", st.KeysURL+c.path, nil)
+			req.Header.Set("X-Api-Key", key)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != c.status {
+				t.Errorf("GET %s with the key: got %d, want %d", c.path, res.StatusCode, c.status)
+			}
+		}
+		if !strings.Contains(stderr, st.KeysURL) {
+			t.Errorf("stderr %q: want how to use the key on the key API", stderr)
 		}
 	})
 }

@@ -2,7 +2,8 @@
 // services and Lambda functions that store and read device events.
 //
 // Client calls the API over HTTPS with a bearer token and covers every
-// route. Direct stores events by invoking the put-event function through
+// route; or, with a device API key (APIKey), the key API, which serves the
+// same routes to keys. Direct stores events by invoking the put-event function through
 // the Lambda API, as other functions of the same account do; it needs
 // lambda:InvokeFunction rather than a token.
 //
@@ -48,6 +49,17 @@ func (f TokenFunc) Token(ctx context.Context) (string, error) { return f(ctx) }
 func StaticToken(token string) TokenSource {
 	return TokenFunc(func(context.Context) (string, error) { return token, nil })
 }
+
+// APIKey is the credential of a device API key (dek_<id>_<secret>, made
+// with POST /apikeys), sent as the X-Api-Key header rather than as a
+// bearer token. Keys are taken by the key API only: give New its base URL
+// (the stack output KeysApiUrl; locally http://127.0.0.1:3002). The events
+// API answers a key 401.
+func APIKey(key string) TokenSource { return apiKey(key) }
+
+type apiKey string
+
+func (k apiKey) Token(context.Context) (string, error) { return string(k), nil }
 
 // Option configures a Client or a Direct.
 type Option func(*settings)
@@ -526,7 +538,11 @@ func (c *Client) attempt(ctx context.Context, target string, k call) (reply, err
 	for name, vs := range k.header {
 		req.Header[name] = vs
 	}
-	req.Header.Set("Authorization", "Bearer "+tok)
+	if _, isKey := c.tokens.(apiKey); isKey {
+		req.Header.Set("X-Api-Key", tok)
+	} else {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	req.Header.Set("Accept", "application/json")
 	if k.contentType != "" {
 		req.Header.Set("Content-Type", k.contentType)

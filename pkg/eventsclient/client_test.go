@@ -332,6 +332,60 @@ func TestErrorsAreTypedAPIErrors(t *testing.T) {
 	})
 }
 
+// TestADeviceKeyCallsTheKeyAPI: a client with a device API key stores and
+// reads its device's events on the key API, and nothing else; the events
+// API refuses the key.
+func TestADeviceKeyCallsTheKeyAPI(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	k := s.NewKey(t, []string{routes.ScopeRead, routes.ScopeWrite}, []string{"sensor-1"})
+	c, _ := newTestClient(t, s.KeysURL, APIKey(k.Key))
+	res, err := c.PutEvents(ctx, "sensor-1", []NewEvent{{Type: "door_opened"}})
+	if err != nil || res.Status != 201 {
+		t.Fatalf("PutEvents: %v, %v; want 201", res, err)
+	}
+	ev, err := c.GetEvent(ctx, "sensor-1", res.Events[0].ID)
+	if err != nil || ev.ID != res.Events[0].ID {
+		t.Fatalf("GetEvent: %v, %v; want the event put", ev, err)
+	}
+	var listed []string
+	for e, err := range c.ListEvents(ctx, ListQuery{DeviceID: "sensor-1"}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed = append(listed, e.ID)
+	}
+	if len(listed) != 1 || listed[0] != ev.ID {
+		t.Errorf("ListEvents: %v, want the event put", listed)
+	}
+	onEvents, _ := newTestClient(t, s.url, APIKey(k.Key))
+	for _, c := range []struct {
+		name   string
+		call   func() error
+		status int
+		code   string
+	}{
+		{"another device is 403 forbidden", func() error {
+			_, err := c.PutEvents(ctx, "sensor-2", []NewEvent{{Type: "door_opened"}})
+			return err
+		}, 403, CodeForbidden},
+		{"a scope the key lacks is 403", func() error {
+			return c.DeleteEvent(ctx, "sensor-1", ev.ID, 0)
+		}, 403, CodeForbidden},
+		{"the events API refuses the key with 401", func() error {
+			_, err := onEvents.GetEvent(ctx, "sensor-1", ev.ID)
+			return err
+		}, 401, CodeUnauthorized},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var ae *APIError
+			if err := c.call(); !errors.As(err, &ae) || ae.Status != c.status || ae.Code != c.code {
+				t.Fatalf("got %v, want an *APIError %d %s", err, c.status, c.code)
+			}
+		})
+	}
+}
+
 func TestNewRefusesUnsafeBaseURLs(t *testing.T) {
 	cases := []struct {
 		name    string

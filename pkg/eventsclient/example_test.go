@@ -92,3 +92,17 @@ func ExampleClient_DeleteEvents() {
 	}
 	fmt.Println(n, "heartbeats older than a week would go")
 }
+
+// A device holding an API key calls the key API (the stack's KeysApiUrl;
+// `make run` serves it on http://127.0.0.1:3002, `make apikey` makes a
+// key), with the same calls.
+func ExampleAPIKey() {
+	c, err := eventsclient.New("https://def456.execute-api.eu-west-1.amazonaws.com",
+		eventsclient.APIKey(os.Getenv("DEVICE_API_KEY")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := c.PutEvents(context.Background(), "door-north-1", []eventsclient.NewEvent{{Type: "door_opened"}}); err != nil {
+		log.Fatal(err)
+	}
+}

@@ -13,6 +13,8 @@
 //	roll-up        pk G#<hash(type)>         sk <yyyymmdd>, and the watermark W
 //	idempotency    pk K#<device>             sk <key>
 //	history        pk U#<device>             sk <event id>#<version mod 100>
+//	API key        pk Y#<key id>             sk Y                   (apikeys.go)
+//	API key list   pk Y                      sk <key id>
 //
 // An event id is a ULID whose time part is the event's time, so a device's
 // events sort by time and a time range is an id range. The type index

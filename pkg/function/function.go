@@ -1,9 +1,11 @@
 // Package function builds a Lambda function of the service from its
 // environment, as its main calls it: the configuration (the variables the
 // stack sets), the AWS SDK clients (DynamoDB; Secrets Manager for the
-// functions that page), tracing, the event store and the handlers, into the
-// Lambda handler. It is only the Lambda runtime's glue: what a request does
-// is the handlers' (pkg/internal/handlers), how it arrives the adapter's
+// functions that page or hash API keys), tracing, the event store and the
+// handlers, into the Lambda handler; or, for the key API's authorizer, the
+// authorizer (NewKeyAuthorizer). It is only the Lambda runtime's glue: what
+// a request does is the handlers' (pkg/internal/handlers) or the
+// authorizer's (pkg/internal/apikeys), how it arrives the adapter's
 // (pkg/internal/apigw).
 package function
 
@@ -12,12 +14,15 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/internal/apigw"
+	"github.com/fleetlog/device-events/pkg/internal/apikeys"
 	"github.com/fleetlog/device-events/pkg/internal/handlers"
 	"github.com/fleetlog/device-events/pkg/internal/pagetoken"
 	"github.com/fleetlog/device-events/pkg/internal/telemetry"
@@ -26,42 +31,49 @@ import (
 
 // SecretKeys makes the page-token key loader for the Secrets Manager
 // secret arn, with the SDK configuration of the function. Only the
-// functions that page (list-events, delete-event) pass one to New:
-// the Secrets Manager client is then linked into their binaries alone.
+// functions that page (list-events, delete-event, api-keys) pass one to
+// New: the Secrets Manager client is then linked into their binaries
+// alone.
 type SecretKeys func(cfg aws.Config, arn string) pagetoken.Source
+
+// KeyPepper makes the loader of the API keys' pepper in the Secrets
+// Manager secret arn (pkg/secretpepper.FromSecret), for the functions
+// that hash keys (api-keys, authorize-key).
+type KeyPepper func(cfg aws.Config, arn string) func(context.Context) ([]byte, error)
+
+// Option adds to what New builds a function with.
+type Option func(*options)
+
+type options struct {
+	pepper KeyPepper
+}
+
+// WithKeyPepper gives New the pepper loader of a function that makes API
+// keys.
+func WithKeyPepper(p KeyPepper) Option { return func(o *options) { o.pepper = p } }
 
 // New builds the Lambda handler of the named function (one of
 // routes.Functions) from its environment, as main does: the SDK clients
 // once, with timeouts that end a request before Lambda does. Nothing here
 // reaches the network: the page-token secret, if any, is fetched by the
-// first request that needs it. secretKeys may be nil for a function that
-// never pages.
-func New(ctx context.Context, name string, secretKeys SecretKeys) (func(context.Context, json.RawMessage) (any, error), error) {
-	c, err := configFromEnv()
+// first request that needs it, as is the key pepper. secretKeys may be nil
+// for a function that never pages.
+func New(ctx context.Context, name string, secretKeys SecretKeys, opts ...Option) (func(context.Context, json.RawMessage) (any, error), error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	e, err := setup(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := telemetry.SetupXRay(); err != nil {
-		return nil, err
-	}
-	db, awsCfg, err := DynamoDB(ctx, Endpoint("DYNAMODB"))
-	if err != nil {
-		return nil, err
-	}
-	deps := handlers.Deps{
-		Store:  eventstore.New(db, c.Table, eventstore.Options{Retention: c.Retention}),
-		Logger: lambdacontext.NewLogger(),
-		APIs:   c.APIs,
-	}
+	deps := handlers.Deps{Store: e.store, Logger: e.logger, APIs: e.c.APIs}
 	switch {
-	case c.PageTokenSecretARN != "":
+	case e.c.PageTokenSecretARN != "":
 		if secretKeys == nil {
 			return nil, fmt.Errorf("%s is set, but %s is built without a Secrets Manager client", routes.EnvPageTokenSecretARN, name)
 		}
-		if e := Endpoint("SECRETS_MANAGER"); e != "" {
-			awsCfg.BaseEndpoint = aws.String(e)
-		}
-		src := secretKeys(awsCfg, c.PageTokenSecretARN)
+		src := secretKeys(e.withSecretsManager(), e.c.PageTokenSecretARN)
 		deps.PageTokens, deps.ReloadPageTokens = src.Signer, src.Reload
 	default:
 		// No key configured: tokens are good for this instance only.
@@ -73,6 +85,9 @@ func New(ctx context.Context, name string, secretKeys SecretKeys) (func(context.
 		s, _ := pagetoken.NewSigner(k)
 		deps.PageTokens = func(context.Context) (*pagetoken.Signer, error) { return s, nil }
 	}
+	if deps.KeyPepper, err = e.keyPepper(name, o.pepper); err != nil {
+		return nil, err
+	}
 	h, err := handlers.New(name, deps)
 	if err != nil {
 		return nil, err
@@ -80,4 +95,72 @@ func New(ctx context.Context, name string, secretKeys SecretKeys) (func(context.
 	return func(ctx context.Context, payload json.RawMessage) (any, error) {
 		return apigw.Invoke(ctx, h, payload)
 	}, nil
+}
+
+// NewKeyAuthorizer builds the key API's Lambda authorizer (the
+// authorize-key function) from its environment, as its main does.
+func NewKeyAuthorizer(ctx context.Context, pepper KeyPepper) (func(context.Context, events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error), error) {
+	e, err := setup(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := e.keyPepper(routes.AuthorizeKey, pepper)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, fmt.Errorf("%s is not set: the authorizer cannot check keys", routes.EnvKeyPepperSecretARN)
+	}
+	v := apikeys.NewVerifier(e.store, p, apikeys.VerifierOptions{CacheTTL: e.c.KeyCacheTTL})
+	return apikeys.NewAuthorizer(v, e.c.APIs, e.logger).Authorize, nil
+}
+
+// env is what every function is built from.
+type env struct {
+	c      config
+	store  *eventstore.Store
+	awsCfg aws.Config
+	logger *slog.Logger
+}
+
+func setup(ctx context.Context) (env, error) {
+	c, err := configFromEnv()
+	if err != nil {
+		return env{}, err
+	}
+	if err := telemetry.SetupXRay(); err != nil {
+		return env{}, err
+	}
+	db, awsCfg, err := DynamoDB(ctx, Endpoint("DYNAMODB"))
+	if err != nil {
+		return env{}, err
+	}
+	return env{c: c, awsCfg: awsCfg, logger: lambdacontext.NewLogger(),
+		store: eventstore.New(db, c.Table, eventstore.Options{Retention: c.Retention})}, nil
+}
+
+// withSecretsManager is the SDK configuration for Secrets Manager, at its
+// local stand-in when the environment names one.
+func (e env) withSecretsManager() aws.Config {
+	cfg := e.awsCfg.Copy()
+	if ep := Endpoint("SECRETS_MANAGER"); ep != "" {
+		cfg.BaseEndpoint = aws.String(ep)
+	}
+	return cfg
+}
+
+// keyPepper is the pepper loader of function name: nil when it hashes no
+// key, or when no secret is configured (sam local), where making or
+// checking a key then fails.
+func (e env) keyPepper(name string, load KeyPepper) (apikeys.Pepper, error) {
+	if e.c.KeyPepperSecretARN == "" {
+		if routes.Permissions[name].KeyPepper {
+			e.logger.Warn("no " + routes.EnvKeyPepperSecretARN + "; API keys can be neither made nor checked")
+		}
+		return nil, nil
+	}
+	if load == nil {
+		return nil, fmt.Errorf("%s is set, but %s is built without its loader", routes.EnvKeyPepperSecretARN, name)
+	}
+	return load(e.withSecretsManager(), e.c.KeyPepperSecretARN), nil
 }

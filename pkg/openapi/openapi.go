@@ -1,5 +1,6 @@
 // Package openapi holds the OpenAPI 3.1 documents of the service's APIs —
-// the device events API (openapi.yaml) and the DeLaval registry's own API
+// the device events API and the key API, which serves the same routes to
+// device API keys (openapi.yaml), and the DeLaval registry's own API
 // (registry.yaml) — and a validator of requests and answers against them,
 // built on kin-openapi (which validates 3.1 documents with JSON Schema
 // 2020-12 from v0.152).
@@ -62,7 +63,13 @@ var (
 	Registry = newSpec("registry.yaml", registryYAML, "Forbidden", http.StatusForbidden)
 )
 
-// For returns the document of an API.
+// For returns the document of an API. The key API serves the events API's
+// routes, so one document says both: its operations list the schemes of
+// each API (a bearer JWT, or a device API key in one of its three forms),
+// and its servers both base URLs. A document of its own would repeat every
+// operation, or have to be generated from this one; clients generated from
+// this one call either API, their base URL and credential changed, as the
+// other systems' dialects will.
 func For(api routes.API) *Spec {
 	if api == routes.Registry {
 		return Registry

@@ -23,16 +23,24 @@ const (
 	AggregateEvents = "aggregate-events"
 	PatchEvent      = "patch-event"
 	DeleteEvent     = "delete-event"
+	// APIKeys manages the device API keys (create, list, revoke).
+	APIKeys = "api-keys"
+	// AuthorizeKey is the key API's Lambda authorizer: it serves no
+	// route, API Gateway calls it before each of the key API's requests.
+	AuthorizeKey = "authorize-key"
 )
 
 // Functions lists every Lambda function of the service, in a stable order.
-var Functions = []string{PutEvent, ListEvents, AggregateEvents, PatchEvent, DeleteEvent}
+var Functions = []string{PutEvent, ListEvents, AggregateEvents, PatchEvent, DeleteEvent, APIKeys, AuthorizeKey}
 
 // OAuth scopes the routes require.
 const (
 	ScopeRead   = "events/read"
 	ScopeWrite  = "events/write"
 	ScopeDelete = "events/delete"
+	// ScopeAdmin manages the device API keys. A key never carries it: the
+	// key API serves no route that needs it.
+	ScopeAdmin = "events/admin"
 )
 
 // API is one of the APIs the stack puts in front of the functions.
@@ -49,10 +57,32 @@ const (
 	// carry no token; its callers have the route's scope, for every
 	// device.
 	Registry API = "registry"
+	// Keys is the key API: an HTTP API (payload 2.0) serving the native
+	// routes of Events to callers holding a device API key, checked by a
+	// Lambda authorizer (Authorizers) that also checks the route's scope.
+	// It is an API of its own because an HTTP API route has one
+	// authorizer, and the events API's is the JWT authorizer. Its route
+	// keys are the events API's, so a route is named by its API and key.
+	Keys API = "keys"
 )
 
 // APIs lists the APIs, in a stable order.
-var APIs = []API{Events, Registry}
+var APIs = []API{Events, Registry, Keys}
+
+// Authorizers names the function that authorizes every request of an API
+// behind a Lambda authorizer: API Gateway invokes it first, and serves
+// the request only if it allows it.
+var Authorizers = map[API]string{Keys: AuthorizeKey}
+
+// IsAuthorizer reports whether fn is an authorizer, which serves no route.
+func IsAuthorizer(fn string) bool {
+	for _, a := range Authorizers {
+		if a == fn {
+			return true
+		}
+	}
+	return false
+}
 
 // Op names what a route does: its operation, the operationId of the route
 // in its API's OpenAPI document (pkg/openapi's tests hold the two
@@ -75,6 +105,10 @@ const (
 	OpRegistryPutEvents       Op = "registryPutEvents"
 	OpRegistryPutEventsOfBody Op = "registryPutEventsOfBody"
 	OpRegistryListEvents      Op = "registryListEvents"
+	// The device API keys' management.
+	OpCreateAPIKey Op = "createApiKey"
+	OpListAPIKeys  Op = "listApiKeys"
+	OpDeleteAPIKey Op = "deleteApiKey"
 )
 
 // Route is one method and path template of one API, served by one
@@ -85,36 +119,61 @@ type Route struct {
 	Path     string // API Gateway template, e.g. /devices/{deviceId}/events
 	Op       Op
 	Function string
-	// Scope is what the route requires of a token (Events), or what its
-	// authenticated caller may do (Registry).
+	// Scope is what the route requires of a token or a key (Events,
+	// Keys), or what its authenticated caller may do (Registry).
 	Scope string
-	// Fleet routes read across devices: tokens restricted to some devices
-	// may not call them.
+	// Fleet routes act across devices: tokens and keys restricted to some
+	// devices may not call them.
 	Fleet bool
 }
 
 // Key is the route key, "METHOD /path/{param}": API Gateway's route key of
 // an HTTP API route, and a REST API method's method and resource. Keys are
-// unique across the APIs (TestRouteKeysAreUnique), so a key names a route.
+// unique within an API, so an API and a key name a route (ByKey); the key
+// API's are the events API's.
 func (r Route) Key() string { return r.Method + " " + r.Path }
 
-// All is the route table.
-var All = []Route{
-	{API: Events, Method: "POST", Path: "/devices/{deviceId}/events", Op: OpPutEvents, Function: PutEvent, Scope: ScopeWrite},
-	{API: Events, Method: "GET", Path: "/devices/{deviceId}/events", Op: OpListDeviceEvents, Function: ListEvents, Scope: ScopeRead},
-	{API: Events, Method: "GET", Path: "/devices/{deviceId}/events/{eventId}", Op: OpGetEvent, Function: ListEvents, Scope: ScopeRead},
-	{API: Events, Method: "GET", Path: "/events", Op: OpListEvents, Function: ListEvents, Scope: ScopeRead, Fleet: true},
-	{API: Events, Method: "GET", Path: "/devices/{deviceId}/aggregates", Op: OpAggregateDeviceEvents, Function: AggregateEvents, Scope: ScopeRead},
-	{API: Events, Method: "GET", Path: "/aggregates", Op: OpAggregateEvents, Function: AggregateEvents, Scope: ScopeRead, Fleet: true},
-	{API: Events, Method: "PATCH", Path: "/devices/{deviceId}/events/{eventId}", Op: OpPatchEvent, Function: PatchEvent, Scope: ScopeWrite},
-	{API: Events, Method: "DELETE", Path: "/devices/{deviceId}/events/{eventId}", Op: OpDeleteEvent, Function: DeleteEvent, Scope: ScopeDelete},
-	{API: Events, Method: "DELETE", Path: "/devices/{deviceId}/events", Op: OpDeleteEvents, Function: DeleteEvent, Scope: ScopeDelete},
+// native are the routes of the contract, served by the events API to
+// bearer tokens and by the key API to device API keys.
+var native = []Route{
+	{Method: "POST", Path: "/devices/{deviceId}/events", Op: OpPutEvents, Function: PutEvent, Scope: ScopeWrite},
+	{Method: "GET", Path: "/devices/{deviceId}/events", Op: OpListDeviceEvents, Function: ListEvents, Scope: ScopeRead},
+	{Method: "GET", Path: "/devices/{deviceId}/events/{eventId}", Op: OpGetEvent, Function: ListEvents, Scope: ScopeRead},
+	{Method: "GET", Path: "/events", Op: OpListEvents, Function: ListEvents, Scope: ScopeRead, Fleet: true},
+	{Method: "GET", Path: "/devices/{deviceId}/aggregates", Op: OpAggregateDeviceEvents, Function: AggregateEvents, Scope: ScopeRead},
+	{Method: "GET", Path: "/aggregates", Op: OpAggregateEvents, Function: AggregateEvents, Scope: ScopeRead, Fleet: true},
+	{Method: "PATCH", Path: "/devices/{deviceId}/events/{eventId}", Op: OpPatchEvent, Function: PatchEvent, Scope: ScopeWrite},
+	{Method: "DELETE", Path: "/devices/{deviceId}/events/{eventId}", Op: OpDeleteEvent, Function: DeleteEvent, Scope: ScopeDelete},
+	{Method: "DELETE", Path: "/devices/{deviceId}/events", Op: OpDeleteEvents, Function: DeleteEvent, Scope: ScopeDelete},
+}
 
-	// The registry's paths, as its clients call them: its {deviceid} is
-	// lower-case.
-	{API: Registry, Method: "POST", Path: "/devices/{deviceid}/events", Op: OpRegistryPutEvents, Function: PutEvent, Scope: ScopeWrite},
-	{API: Registry, Method: "POST", Path: "/devices", Op: OpRegistryPutEventsOfBody, Function: PutEvent, Scope: ScopeWrite},
-	{API: Registry, Method: "GET", Path: "/devices/{deviceid}/events", Op: OpRegistryListEvents, Function: ListEvents, Scope: ScopeRead},
+// All is the route table.
+var All = slices.Concat(
+	on(Events, native),
+	[]Route{
+		// The keys are managed with a bearer token of events/admin, on the
+		// events API only: a key cannot make keys. The routes act across
+		// devices.
+		{API: Events, Method: "POST", Path: "/apikeys", Op: OpCreateAPIKey, Function: APIKeys, Scope: ScopeAdmin, Fleet: true},
+		{API: Events, Method: "GET", Path: "/apikeys", Op: OpListAPIKeys, Function: APIKeys, Scope: ScopeAdmin, Fleet: true},
+		{API: Events, Method: "DELETE", Path: "/apikeys/{keyId}", Op: OpDeleteAPIKey, Function: APIKeys, Scope: ScopeAdmin, Fleet: true},
+
+		// The registry's paths, as its clients call them: its {deviceid} is
+		// lower-case.
+		{API: Registry, Method: "POST", Path: "/devices/{deviceid}/events", Op: OpRegistryPutEvents, Function: PutEvent, Scope: ScopeWrite},
+		{API: Registry, Method: "POST", Path: "/devices", Op: OpRegistryPutEventsOfBody, Function: PutEvent, Scope: ScopeWrite},
+		{API: Registry, Method: "GET", Path: "/devices/{deviceid}/events", Op: OpRegistryListEvents, Function: ListEvents, Scope: ScopeRead},
+	},
+	on(Keys, native),
+)
+
+// on returns rs as routes of api.
+func on(api API, rs []Route) []Route {
+	out := slices.Clone(rs)
+	for i := range out {
+		out[i].API = api
+	}
+	return out
 }
 
 // ForAPI returns the routes of one API.
@@ -139,10 +198,10 @@ func ForFunction(fn string) []Route {
 	return out
 }
 
-// ByKey finds a route by its route key ("GET /events").
-func ByKey(key string) (Route, bool) {
+// ByKey finds a route of api by its route key ("GET /events").
+func ByKey(api API, key string) (Route, bool) {
 	for _, r := range All {
-		if r.Key() == key {
+		if r.API == api && r.Key() == key {
 			return r, true
 		}
 	}
@@ -216,6 +275,9 @@ type Access struct {
 	// PageTokenKey: the function signs or checks page tokens and reads the
 	// signing key from Secrets Manager.
 	PageTokenKey bool
+	// KeyPepper: the function hashes API key secrets and reads the pepper
+	// of the hash from Secrets Manager.
+	KeyPepper bool
 }
 
 // Permissions maps each function to its Access.
@@ -249,6 +311,19 @@ var Permissions = map[string]Access{
 		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"},
 		PageTokenKey: true,
 	},
+	// A key is created and revoked as two items in one transaction (its
+	// lookup item and its listing item); a listing queries the listing
+	// items and reads the last-used times of the page's lookup items.
+	APIKeys: {
+		TableActions: []string{"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem"},
+		PageTokenKey: true,
+		KeyPepper:    true,
+	},
+	// The authorizer reads a key's lookup item and records its last use.
+	AuthorizeKey: {
+		TableActions: []string{"dynamodb:GetItem", "dynamodb:UpdateItem"},
+		KeyPepper:    true,
+	},
 }
 
 // Deployment is how the stack runs one function, and how the local Lambda
@@ -269,6 +344,11 @@ var Deployments = map[string]Deployment{
 	AggregateEvents: {MemoryMB: 256, Timeout: 10 * time.Second},
 	PatchEvent:      {MemoryMB: 256, Timeout: 10 * time.Second},
 	DeleteEvent:     {MemoryMB: 256, Timeout: 10 * time.Second},
+	APIKeys:         {MemoryMB: 256, Timeout: 10 * time.Second},
+	// The authorizer does one read at most: 5 s is far beyond it, and
+	// keeps a hung call from holding the request for the 10 s API
+	// Gateway gives an authorizer.
+	AuthorizeKey: {MemoryMB: 256, Timeout: 5 * time.Second},
 }
 
 // The environment variables the stack sets on a function (Lambda adds its
@@ -282,6 +362,10 @@ const (
 	// EnvPageTokenSecretARN is the Secrets Manager secret holding the
 	// page-token key, for the functions whose Access says PageTokenKey.
 	EnvPageTokenSecretARN = "PAGE_TOKEN_SECRET_ARN"
+	// EnvKeyPepperSecretARN is the Secrets Manager secret holding the
+	// pepper of the API keys' hashes, for the functions whose Access says
+	// KeyPepper.
+	EnvKeyPepperSecretARN = "KEY_PEPPER_SECRET_ARN"
 	// EnvAPIIDs names the API Gateway APIs whose events a function
 	// serves, as a comma list of <api>=<id> (events=a1b2c3d4e5): an event
 	// whose requestContext.apiId is none of them, or is not the API of its
@@ -296,6 +380,7 @@ type Settings struct {
 	Table              string
 	RetentionDays      int
 	PageTokenSecretARN string
+	KeyPepperSecretARN string
 	// APIIDs are the ids of the deployed APIs, by API.
 	APIIDs map[API]string
 }
@@ -308,6 +393,9 @@ func Env(fn string, s Settings) map[string]string {
 	}
 	if Permissions[fn].PageTokenKey {
 		env[EnvPageTokenSecretARN] = s.PageTokenSecretARN
+	}
+	if Permissions[fn].KeyPepper {
+		env[EnvKeyPepperSecretARN] = s.KeyPepperSecretARN
 	}
 	if ids := FormatAPIIDs(s.APIIDs); ids != "" {
 		env[EnvAPIIDs] = ids

@@ -110,15 +110,25 @@ func SecretARN(region, account, name string) string {
 	return "arn:aws:secretsmanager:" + region + ":" + account + ":secret:" + name + "-" + hex.EncodeToString(sum[:3])
 }
 
-// PrincipalFor is the role the stack gives function fn (infra/stack.go,
+// Resources are the resources of a stack that its roles are granted
+// access to.
+type Resources struct {
+	Table string
+	// PageTokenSecret and KeyPepperSecret are the ARNs of the page-token
+	// key's secret and of the API keys' pepper's.
+	PageTokenSecret, KeyPepperSecret string
+}
+
+// PrincipalFor is the role the stack gives function fn (infra/functions.go,
 // newFunction), as a Principal: access.TableActions on the table,
-// access.IndexActions on each index of access.Indexes, and, with
-// access.PageTokenKey, secretsmanager:GetSecretValue on the page-token
-// secret. The log and
-// X-Ray grants of that role concern no service served here and are left
-// out. Its credentials are fake ones derived from fn, so every process
-// computes the same. Empty region and account mean the defaults.
-func PrincipalFor(fn string, access routes.Access, table, secretARN, region, account string) Principal {
+// access.IndexActions on each index of access.Indexes, and
+// secretsmanager:GetSecretValue on the page-token secret with
+// access.PageTokenKey and on the pepper's with access.KeyPepper. The log
+// and X-Ray grants of that role concern no service served here and are
+// left out. Its credentials are fake ones derived from fn, so every
+// process computes the same. Empty region and account mean the defaults.
+func PrincipalFor(fn string, access routes.Access, res Resources, region, account string) Principal {
+	table := res.Table
 	if region == "" {
 		region = DefaultRegion
 	}
@@ -146,7 +156,10 @@ func PrincipalFor(fn string, access routes.Access, table, secretARN, region, acc
 		p.Allow = append(p.Allow, Statement{Actions: slices.Clone(access.IndexActions), Resources: indexes})
 	}
 	if access.PageTokenKey {
-		p.Allow = append(p.Allow, Statement{Actions: []string{"secretsmanager:GetSecretValue"}, Resources: []string{secretARN}})
+		p.Allow = append(p.Allow, Statement{Actions: []string{"secretsmanager:GetSecretValue"}, Resources: []string{res.PageTokenSecret}})
+	}
+	if access.KeyPepper {
+		p.Allow = append(p.Allow, Statement{Actions: []string{"secretsmanager:GetSecretValue"}, Resources: []string{res.KeyPepperSecret}})
 	}
 	return p
 }

@@ -84,7 +84,7 @@ func client(tb testing.TB, url string, p Principal, optFns ...func(*dynamodb.Opt
 
 // principal is a test role with these statements.
 func principal(name string, allow ...Statement) Principal {
-	p := PrincipalFor(name, routes.Access{}, "", "", "", "")
+	p := PrincipalFor(name, routes.Access{}, Resources{}, "", "")
 	p.Allow = allow
 	return p
 }

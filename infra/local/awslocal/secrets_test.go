@@ -15,6 +15,7 @@ import (
 
 	"github.com/fleetlog/device-events/pkg/routes"
 	"github.com/fleetlog/device-events/pkg/secretkeys"
+	"github.com/fleetlog/device-events/pkg/secretpepper"
 )
 
 // awsConfig is the SDK configuration of p for url, as a function gets it
@@ -137,7 +138,7 @@ func TestPageTokenKeysLoadThroughTheServer(t *testing.T) {
 	const query, cursor = `v1|d1||0|0|""|[]|[]|false`, "01JDB7Z6Q3N6V6ZJ8Y3W4K2M1T"
 	ctx := context.Background()
 	arn := SecretARN(DefaultRegion, DefaultAccountID, "page-token-key")
-	fn := PrincipalFor(routes.ListEvents, routes.Permissions[routes.ListEvents], "events", arn, "", "")
+	fn := PrincipalFor(routes.ListEvents, routes.Permissions[routes.ListEvents], Resources{Table: "events", PageTokenSecret: arn}, "", "")
 	srv := serve(t, Options{Secrets: []Secret{{ARN: arn, Current: strings.Repeat("1", 64)}}}, fn)
 	cfg := awsConfig(srv.URL, fn)
 
@@ -161,5 +162,38 @@ func TestPageTokenKeysLoadThroughTheServer(t *testing.T) {
 	}
 	if d := srv.Denials(); len(d) != 0 {
 		t.Errorf("got denials %+v, want none", d)
+	}
+}
+
+// TestTheKeyPepperLoadsThroughTheServerOnce runs the pepper loader of
+// api-keys and authorize-key with authorize-key's role: the pepper is read
+// once for the life of the instance, the functions that hash no key are
+// denied it, and a secret too short to be a pepper is refused.
+func TestTheKeyPepperLoadsThroughTheServerOnce(t *testing.T) {
+	ctx := context.Background()
+	pepper := SecretARN(DefaultRegion, DefaultAccountID, "key-pepper")
+	short := SecretARN(DefaultRegion, DefaultAccountID, "short-pepper")
+	res := Resources{Table: "events", KeyPepperSecret: pepper}
+	authorizer := PrincipalFor(routes.AuthorizeKey, routes.Permissions[routes.AuthorizeKey], res, "", "")
+	lister := PrincipalFor(routes.ListEvents, routes.Permissions[routes.ListEvents], res, "", "")
+	shortReader := principal("short-reader", Statement{Actions: []string{"secretsmanager:GetSecretValue"}, Resources: []string{short}})
+	srv := serve(t, Options{Secrets: []Secret{{ARN: pepper, Current: strings.Repeat("p", 64)}, {ARN: short, Current: "p"}}}, authorizer, lister, shortReader)
+
+	load := secretpepper.FromSecret(awsConfig(srv.URL, authorizer), pepper)
+	for i := range 3 {
+		got, err := load(ctx)
+		if err != nil || string(got) != strings.Repeat("p", 64) {
+			t.Fatalf("read %d: got %q, %v; want the pepper", i, got, err)
+		}
+	}
+	get := Call{Principal: "arn:aws:sts::" + DefaultAccountID + ":assumed-role/" + authorizer.Role + "/" + authorizer.Session, Target: "secretsmanager.GetSecretValue"}
+	if n := srv.Calls()[get]; n != 1 {
+		t.Errorf("GetSecretValue calls: got %d, want 1 for three reads (%v)", n, srv.Calls())
+	}
+	if _, err := secretpepper.FromSecret(awsConfig(srv.URL, lister), pepper)(ctx); errorCode(err) != "AccessDeniedException" {
+		t.Errorf("list-events reading the pepper: got %v, want AccessDeniedException", err)
+	}
+	if _, err := secretpepper.FromSecret(awsConfig(srv.URL, shortReader), short)(ctx); err == nil {
+		t.Error("a one-character pepper: got it, want an error")
 	}
 }

@@ -47,6 +47,27 @@ type Server struct {
 	mu      sync.Mutex
 	secrets []*secret
 	denials []Denial
+	calls   map[Call]int
+}
+
+// Call is a kind of call a caller made: who, and which operation.
+type Call struct {
+	// Principal is the caller's assumed-role ARN.
+	Principal string
+	// Target is the operation's X-Amz-Target, e.g. DynamoDB_20120810.GetItem.
+	Target string
+}
+
+// Calls counts the calls of each kind that authenticated callers made so
+// far, allowed or denied: what a request cost in calls.
+func (s *Server) Calls() map[Call]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[Call]int, len(s.calls))
+	for c, n := range s.calls {
+		out[c] = n
+	}
+	return out
 }
 
 // Denial is a call the server refused, and why.
@@ -89,6 +110,7 @@ func New(opts Options) (*Server, error) {
 		principals: map[string]Principal{},
 		signer:     v4.NewSigner(),
 		log:        opts.Log,
+		calls:      map[Call]int{},
 	}
 	if s.region == "" {
 		s.region = DefaultRegion
@@ -202,6 +224,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, svc, target, caller, aerr)
 		return
 	}
+	s.mu.Lock()
+	s.calls[Call{Principal: s.assumedRole(p), Target: target}]++
+	s.mu.Unlock()
 	switch svc {
 	case dynamoDB:
 		s.serveDynamoDB(w, r, p, op, body)

@@ -124,7 +124,8 @@ func functionEnv(fn, stubURL string) []string {
 	vars := routes.Env(deployed, routes.Settings{
 		Table: "events", RetentionDays: 90,
 		PageTokenSecretARN: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:page-token-key-AbCdEf",
-		APIIDs:             map[routes.API]string{routes.Events: benchAPIID, routes.Registry: "f6g7h8i9j0"},
+		KeyPepperSecretARN: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:key-pepper-GhIjKl",
+		APIIDs:             map[routes.API]string{routes.Events: benchAPIID, routes.Registry: "f6g7h8i9j0", routes.Keys: benchKeysAPIID},
 	})
 	for k, v := range vars {
 		env = append(env, k+"="+v)
@@ -236,6 +237,9 @@ func coldStart(b *testing.B, bin string, env []string, in firstInvoke, traced bo
 	peak, err := peakRSS(cmd.Process.Pid)
 	if err != nil {
 		b.Fatalf("%s: %v", name, err)
+	}
+	if in.authorizer && !strings.Contains(string(a.body), `"isAuthorized":true`) {
+		b.Fatalf("%s answered %s, want the request allowed\n%s", name, a.body, logs.String())
 	}
 	if in.status != 0 {
 		var resp struct {

@@ -17,11 +17,17 @@ type firstInvoke struct {
 	// want are strings the answer's body must contain: what shows that the
 	// handler did its whole work (a signed page token, the zone's days).
 	want []string
+	// authorizer: the answer is an authorizer's, which must allow.
+	authorizer bool
 }
 
 const (
-	benchDevice = "e8613951-216a-4ad7-85e3-dd963d0823c4"
-	benchAPIID  = "a1b2c3d4e5"
+	benchDevice    = "e8613951-216a-4ad7-85e3-dd963d0823c4"
+	benchAPIID     = "a1b2c3d4e5"
+	benchKeysAPIID = "k1k2k3k4k5"
+	benchKeyID     = "06h2lq9ncmlqt15d"
+	benchKeySecret = "kt2evszgcvkhgluog4iwolih5unbiy56"
+	benchKey       = "dek_" + benchKeyID + "_" + benchKeySecret
 )
 
 // firstInvokes are each function's first request: what a first request
@@ -71,7 +77,40 @@ func firstInvokes() map[string]firstInvoke {
 			payload: httpAPIEvent("DELETE /devices/{deviceId}/events/{eventId}", eventPath, eventParams, nil, nil, "", routes.ScopeDelete),
 			status:  204,
 		},
+		// A key made: the pepper read, the key's two items written.
+		routes.APIKeys: {
+			payload: httpAPIEvent("POST /apikeys", "/apikeys", nil, nil, map[string]string{"content-type": "application/json"},
+				`{"name":"door sensor north barn","scopes":["events/read","events/write"],"devices":["`+benchDevice+`"]}`, routes.ScopeAdmin),
+			status: 201,
+			want:   []string{`"key":"dek_`},
+		},
+		// A key checked: the pepper read, the key read and its first use
+		// recorded, the request allowed.
+		routes.AuthorizeKey: {
+			payload:    authorizerEvent("GET /devices/{deviceId}/events", "/devices/"+benchDevice+"/events", map[string]string{"x-api-key": benchKey}),
+			authorizer: true,
+		},
 	}
+}
+
+// authorizerEvent is the event an HTTP API sends the key API's Lambda
+// authorizer (payload 2.0) for a request.
+func authorizerEvent(routeKey, path string, headers map[string]string) []byte {
+	method, _, _ := strings.Cut(routeKey, " ")
+	e := map[string]any{
+		"version": "2.0", "type": "REQUEST", "routeKey": routeKey, "rawPath": path, "headers": headers,
+		"routeArn": "arn:aws:execute-api:eu-west-1:123456789012:" + benchKeysAPIID + "/$default/" + method + path,
+		"requestContext": map[string]any{
+			"accountId": "123456789012", "apiId": benchKeysAPIID, "requestId": "JKJaXmPLvHcESHB=", "stage": "$default",
+			"routeKey": routeKey, "timeEpoch": time.Now().UnixMilli(),
+			"http": map[string]string{"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.8", "userAgent": "door-sensor/1.0"},
+		},
+	}
+	payload, err := json.Marshal(e)
+	if err != nil {
+		panic(err) // maps of strings always encode
+	}
+	return payload
 }
 
 // httpAPIEvent is an HTTP API (payload 2.0) event as API Gateway sends it

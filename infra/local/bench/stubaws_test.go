@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -111,6 +114,8 @@ func getItem(key map[string]attr) any {
 	switch {
 	case strings.HasPrefix(pk, "D#"):
 		item = eventItem(strings.TrimPrefix(pk, "D#"), sk, 2)
+	case strings.HasPrefix(pk, "Y#"):
+		return map[string]any{"Item": apiKeyItem(pk, sk), "ConsumedCapacity": capacity(1)}
 	case sk == "W":
 		// Compaction has reached the day before yesterday: the first read
 		// of a device read since has nothing to fold.
@@ -187,6 +192,19 @@ func eventItem(device, id string, version int64) map[string]any {
 	return item
 }
 
+// apiKeyItem is the lookup item of benchKey, as the store keeps it: its
+// secret hashed under the pepper the stub serves (its secret value).
+func apiKeyItem(pk, sk string) map[string]any {
+	mac := hmac.New(sha256.New, []byte(pageTokenKeys["AWSCURRENT"]))
+	mac.Write([]byte(benchKeySecret))
+	return map[string]any{
+		"pk": attrS(pk), "sk": attrS(sk), "name": attrS("door sensor"),
+		"scopes":    map[string]any{"L": []any{attrS("events/read"), attrS("events/write")}},
+		"anyDevice": map[string]any{"BOOL": true}, "created": attrN(time.Now().Add(-24 * time.Hour).UnixMilli()),
+		"hash": map[string]any{"B": base64.StdEncoding.EncodeToString(mac.Sum(nil))},
+	}
+}
+
 // counterItem is a counter item with a few hours counted.
 func counterItem(pk, sk string) map[string]any {
 	return map[string]any{"pk": attrS(pk), "sk": attrS(sk), "h": attrN(3), "i": attrN(12), "j": attrN(1), "y": attrN(4)}
@@ -203,7 +221,8 @@ func eventID(t time.Time, i int) string {
 	return id.String()
 }
 
-// pageTokenKeys are the page-token key's two versions.
+// pageTokenKeys are the page-token key's two versions; the current one is
+// the API keys' pepper too (the stub serves it for any secret).
 var pageTokenKeys = map[string]string{
 	"AWSCURRENT":  "k2bM9xQ4vR7tY1wE5uI8oP3aS6dF0gHj",
 	"AWSPREVIOUS": "Zx8Cv4Bn1Mq7Lw3Ke9Jr5Ht2Gy6Fu0Dp",

@@ -9,10 +9,12 @@
 //   - the functions' AWS calls go through the local AWS endpoint (awslocal),
 //     which holds each call against the role the stack grants that function
 //     (routes.Permissions) and enforces the DynamoDB rules DynamoDB Local
-//     skips, then forwards it to DynamoDB Local; the page-token secret is
-//     served there too, as Secrets Manager serves it;
+//     skips, then forwards it to DynamoDB Local; the page-token secret and
+//     the API keys' pepper are served there too, as Secrets Manager serves
+//     them;
 //   - the API Gateway stand-ins (gateway) answer HTTP in front of them: the
-//     events API, and the DeLaval registry's API.
+//     events API, the key API (its authorizer's bootstrap run before each
+//     request), and the DeLaval registry's API.
 //
 // `make run`, `make invoke`, the end-to-end tests and the load test all
 // start it.
@@ -20,6 +22,8 @@ package devstack
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,11 +31,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/fleetlog/device-events/infra/bootstrap"
 	"github.com/fleetlog/device-events/infra/local/awslocal"
 	"github.com/fleetlog/device-events/infra/local/gateway"
 	"github.com/fleetlog/device-events/infra/local/lambdalocal"
+	"github.com/fleetlog/device-events/pkg/function"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
@@ -40,14 +46,18 @@ const (
 	Region          = "us-east-1"
 	AccountID       = "000000000000"
 	pageTokenSecret = "device-events-page-token-key"
+	keyPepperSecret = "device-events-key-pepper"
 )
 
 // APIIDs are the local APIs' ids, as the events' requestContext.apiId
 // carries them and the functions' API_IDS lists them.
-var APIIDs = map[routes.API]string{routes.Events: "local", routes.Registry: "local-registry"}
+var APIIDs = map[routes.API]string{routes.Events: "local", routes.Registry: "local-registry", routes.Keys: "local-keys"}
 
 // PageTokenSecretARN is the local page-token secret's ARN.
 var PageTokenSecretARN = fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-AbCdEf", Region, AccountID, pageTokenSecret)
+
+// KeyPepperSecretARN is the local API keys' pepper's secret's ARN.
+var KeyPepperSecretARN = fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-GhIjKl", Region, AccountID, keyPepperSecret)
 
 // BootstrapsEnv names a folder of prebuilt bootstraps (<fn>/bootstrap, for
 // this machine): `make test` builds them once for every test package.
@@ -66,6 +76,14 @@ type Config struct {
 	Bootstraps string
 	// PageTokenKey is the page-token secret's value.
 	PageTokenKey string
+	// KeyPepper is the API keys' pepper's secret's value (at least 32
+	// characters). Empty: a random one, so that keys work for this stack's
+	// life only.
+	KeyPepper string
+	// KeyCacheTTL is how long the key authorizer keeps a key it read: zero
+	// is its default (as in AWS), negative not at all (for tests of
+	// revocation).
+	KeyCacheTTL time.Duration
 	// JWTSecret signs and checks the local bearer tokens.
 	JWTSecret []byte
 	// Logs receives the functions' log lines and the local services'
@@ -84,8 +102,10 @@ type Config struct {
 type Stack struct {
 	Lambda *lambdalocal.Service
 	AWS    *awslocal.Server
-	// Gateway serves the events API; Registry the DeLaval registry's API.
+	// Gateway serves the events API, Keys the key API, Registry the
+	// DeLaval registry's API.
 	Gateway  *gateway.Gateway
+	Keys     *gateway.Gateway
 	Registry *gateway.Gateway
 	Auth     *gateway.Auth
 	// AWSEndpoint is the local AWS endpoint's URL.
@@ -107,6 +127,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if cfg.Permissions == nil {
 		cfg.Permissions = routes.Permissions
 	}
+	if cfg.KeyPepper == "" {
+		cfg.KeyPepper = rand.Text() + rand.Text()
+	}
 	s := &Stack{}
 	defer func() {
 		if err != nil {
@@ -121,7 +144,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	principals := map[string]awslocal.Principal{}
 	roles := map[string]awslocal.Principal{}
 	for _, fn := range routes.Functions {
-		p := awslocal.PrincipalFor(fn, cfg.Permissions[fn], cfg.Table, PageTokenSecretARN, Region, AccountID)
+		p := awslocal.PrincipalFor(fn, cfg.Permissions[fn], awslocal.Resources{Table: cfg.Table, PageTokenSecret: PageTokenSecretARN, KeyPepperSecret: KeyPepperSecretARN}, Region, AccountID)
 		principals[p.AccessKeyID] = p
 		roles[fn] = p
 	}
@@ -130,7 +153,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		Region:     Region,
 		AccountID:  AccountID,
 		Principals: principals,
-		Secrets:    []awslocal.Secret{{ARN: PageTokenSecretARN, Current: cfg.PageTokenKey}},
+		Secrets:    []awslocal.Secret{{ARN: PageTokenSecretARN, Current: cfg.PageTokenKey}, {ARN: KeyPepperSecretARN, Current: cfg.KeyPepper}},
 		Log:        cfg.Logs,
 	})
 	if err != nil {
@@ -146,7 +169,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 
 	var fns []lambdalocal.Function
 	for _, fn := range routes.Functions {
-		env := routes.Env(fn, routes.Settings{Table: cfg.Table, RetentionDays: cfg.RetentionDays, PageTokenSecretARN: PageTokenSecretARN, APIIDs: APIIDs})
+		env := routes.Env(fn, routes.Settings{Table: cfg.Table, RetentionDays: cfg.RetentionDays,
+			PageTokenSecretARN: PageTokenSecretARN, KeyPepperSecretARN: KeyPepperSecretARN, APIIDs: APIIDs})
+		if fn == routes.AuthorizeKey && cfg.KeyCacheTTL != 0 {
+			env[function.EnvKeyCacheTTL] = max(cfg.KeyCacheTTL, 0).String()
+		}
 		env["AWS_ACCESS_KEY_ID"] = roles[fn].AccessKeyID
 		env["AWS_SECRET_ACCESS_KEY"] = roles[fn].SecretAccessKey
 		env["AWS_ENDPOINT_URL_DYNAMODB"] = s.AWSEndpoint
@@ -167,6 +194,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.Gateway = gateway.New(invoker{s.Lambda}, s.Auth, gateway.Options{API: routes.Events, APIID: APIIDs[routes.Events], RateLimit: cfg.RateLimit, Burst: cfg.Burst})
+	s.Keys = gateway.New(invoker{s.Lambda}, nil, gateway.Options{API: routes.Keys, APIID: APIIDs[routes.Keys], RateLimit: cfg.RateLimit, Burst: cfg.Burst})
 	s.Registry = gateway.New(invoker{s.Lambda}, nil, gateway.Options{API: routes.Registry, APIID: APIIDs[routes.Registry], RateLimit: cfg.RateLimit, Burst: cfg.Burst})
 	return s, nil
 }
@@ -212,8 +240,9 @@ func (s *Stack) Close() {
 	}
 }
 
-// invoker is the gateway's Lambda integration: a function error or a
-// refused invoke fails the request, as API Gateway then answers 500.
+// invoker is the gateway's Lambda integration: a function error (a
+// *gateway.FunctionError) or a refused invoke fails the request, as API
+// Gateway then answers 500 (or, for an authorizer's "Unauthorized", 401).
 type invoker struct{ lambda *lambdalocal.Service }
 
 func (i invoker) Invoke(ctx context.Context, fn string, payload []byte) ([]byte, error) {
@@ -222,7 +251,14 @@ func (i invoker) Invoke(ctx context.Context, fn string, payload []byte) ([]byte,
 		return nil, err
 	}
 	if res.FunctionError != "" {
-		return nil, fmt.Errorf("function error: %s", res.Payload)
+		var doc struct {
+			Type    string `json:"errorType"`
+			Message string `json:"errorMessage"`
+		}
+		if json.Unmarshal(res.Payload, &doc) != nil {
+			doc.Message = string(res.Payload)
+		}
+		return nil, &gateway.FunctionError{Type: doc.Type, Message: doc.Message}
 	}
 	return res.Payload, nil
 }

@@ -1,14 +1,17 @@
 // Package e2e tests the API end to end: HTTP requests through the local
-// gateway, the five functions in-process, and DynamoDB Local.
+// gateways (the events API, the key API, the registry's), the functions'
+// bootstraps under the Lambda stand-in, and DynamoDB Local.
 package e2e
 
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -75,6 +78,26 @@ type option func(*http.Request)
 func header(k, v string) option { return func(r *http.Request) { r.Header.Set(k, v) } }
 func bearer(tok string) option  { return header("Authorization", "Bearer "+tok) }
 func noToken() option           { return func(r *http.Request) { r.Header.Del("Authorization") } }
+
+// onKeys sends the request to the key API, without the bearer token; the
+// options after it give the key.
+func (s *stack) onKeys() option {
+	return func(r *http.Request) {
+		u, err := url.Parse(s.KeysURL)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		r.URL.Host = u.Host
+		r.Header.Del("Authorization")
+	}
+}
+
+// The forms a device sends its key in.
+func xAPIKey(key string) option { return header("X-Api-Key", key) }
+func rawKey(key string) option  { return header("Authorization", key) }
+func basic(user, pass string) option {
+	return header("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
+}
 
 // do sends a request with the all-scopes token unless an option changes it.
 // body is sent as is when it is a string or []byte, else as JSON.

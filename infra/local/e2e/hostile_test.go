@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -21,6 +23,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/fleetlog/device-events/infra/local/gateway"
+	"github.com/fleetlog/device-events/infra/local/stacktest"
+	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
@@ -97,12 +101,16 @@ func diffLines(a, b []byte) (onlyA, onlyB string) {
 	return onlyA, onlyB
 }
 
-// hostileSeed is what the cases attack: events to patch, list and page.
+// hostileSeed is what the cases attack: events to patch, list and page,
+// and device API keys.
 type hostileSeed struct {
 	eventPath string // /devices/d1/events/<id> of an event on d1
 	otherPath string // an event on d2
 	pageToken string // the second page of GET /devices/d1/events?limit=1
 	fleetTok  string // the second page of GET /events?type=door&limit=1
+	// Keys of d1: one that reads, one that reads and writes, one revoked,
+	// one expired.
+	readKey, writeKey, revokedKey, expiredKey stacktest.APIKey
 }
 
 func seedHostile(t *testing.T, s *stack) hostileSeed {
@@ -132,6 +140,28 @@ func seedHostile(t *testing.T, s *stack) hostileSeed {
 	// what they change, not because the tokens never worked.
 	s.do("GET", "/devices/d1/events?limit=1&pageToken="+h.pageToken, nil).want(t, 200)
 	s.do("GET", "/events?type=door&limit=1&pageToken="+h.fleetTok, nil).want(t, 200)
+
+	h.readKey = s.NewKey(t, []string{routes.ScopeRead}, []string{"d1"})
+	h.writeKey = s.NewKey(t, []string{routes.ScopeRead, routes.ScopeWrite}, []string{"d1"})
+	// So are the keys, once each, which records their use before the
+	// snapshot (the cases then change nothing within the hour).
+	for _, k := range []stacktest.APIKey{h.readKey, h.writeKey} {
+		s.do("GET", "/devices/d1/events?limit=1", nil, s.onKeys(), xAPIKey(k.Key)).want(t, 200)
+	}
+	// Revoked before any use: a key used a moment before its revocation
+	// still works for the authorizer's cache time (TestARevokedKeyIs401).
+	h.revokedKey = s.NewKey(t, []string{routes.ScopeRead}, []string{"d1"})
+	s.do("DELETE", "/apikeys/"+h.revokedKey.ID, nil).want(t, 204)
+	// An expired key, stored as the api-keys function stores one: the API
+	// makes none that is expired already.
+	h.expiredKey = stacktest.APIKey{ID: "000000000000000e", Secret: strings.Repeat("e", 32)}
+	h.expiredKey.Key = "dek_" + h.expiredKey.ID + "_" + h.expiredKey.Secret
+	mac := hmac.New(sha256.New, []byte(stacktest.KeyPepper))
+	mac.Write([]byte(h.expiredKey.Secret))
+	if err := s.Store.CreateAPIKey(context.Background(), eventstore.APIKey{ID: h.expiredKey.ID, Name: "expired", Scopes: []string{routes.ScopeRead},
+		Devices: []string{"d1"}, Created: time.Now().Add(-2 * time.Hour), Expires: time.Now().Add(-time.Hour), Hash: mac.Sum(nil)}); err != nil {
+		t.Fatal(err)
+	}
 	return h
 }
 
@@ -185,6 +215,9 @@ func hostileCases(t *testing.T, s *stack, h hostileSeed) []hostileCase {
 		return out
 	}
 	ct := func(v string) option { return header("Content-Type", v) }
+	onKeys := func(opts ...option) []option { return append([]option{s.onKeys()}, opts...) }
+	forged := stacktest.APIKey{ID: "0123456789abcdef", Secret: strings.Repeat("f", 32)}
+	forged.Key = "dek_" + forged.ID + "_" + forged.Secret
 	editedTok := flipChar(h.pageToken, len(h.pageToken)/2)
 	malleable := flipLastBits(h.pageToken)
 	long := strings.Repeat("x", 129)
@@ -329,6 +362,45 @@ func hostileCases(t *testing.T, s *stack, h hostileSeed) []hostileCase {
 		{name: "a device token naming another device in a batch is 400 invalid_event", method: "POST", path: events, body: map[string]any{"deviceId": "d2", "events": []any{door}}, opts: []option{bearer(d1Only)}, status: 400, code: "invalid_event"},
 		{name: "a DeLaval body for another device is 400 invalid_event", method: "POST", path: events, body: map[string]any{"deviceid": "d2", "function": "f"}, opts: []option{bearer(d1Only)}, status: 400, code: "invalid_event"},
 
+		// Device API keys, on the key API.
+		{name: "a forged key is 401", method: "GET", path: events, opts: onKeys(xAPIKey(forged.Key)), status: 401, code: apigw("Unauthorized")},
+		{name: "a truncated key is 401", method: "GET", path: events, opts: onKeys(xAPIKey(h.readKey.Key[:len(h.readKey.Key)-1])), status: 401, code: apigw("Unauthorized")},
+		{name: "a key with a character added is 401", method: "GET", path: events, opts: onKeys(xAPIKey(h.readKey.Key + "a")), status: 401, code: apigw("Unauthorized")},
+		{name: "a key's id with another's secret is 401", method: "GET", path: events, opts: onKeys(xAPIKey("dek_" + h.readKey.ID + "_" + h.writeKey.Secret)), status: 401, code: apigw("Unauthorized")},
+		{name: "a key's id with a wrong secret in Basic credentials is 401", method: "GET", path: events, opts: onKeys(basic(h.readKey.ID, forged.Secret)), status: 401, code: apigw("Unauthorized")},
+		{name: "an unknown id with a well-formed secret is 401", method: "GET", path: events, opts: onKeys(rawKey("dek_" + forged.ID + "_" + h.readKey.Secret)), status: 401, code: apigw("Unauthorized")},
+		{name: "a revoked key is 401", method: "GET", path: events, opts: onKeys(xAPIKey(h.revokedKey.Key)), status: 401, code: apigw("Unauthorized")},
+		{name: "a revoked key in Basic credentials is 401", method: "GET", path: events, opts: onKeys(basic(h.revokedKey.ID, h.revokedKey.Secret)), status: 401, code: apigw("Unauthorized")},
+		{name: "an expired key is 401", method: "GET", path: events, opts: onKeys(xAPIKey(h.expiredKey.Key)), status: 401, code: apigw("Unauthorized")},
+		{name: "an expired key as a raw Authorization is 401", method: "GET", path: events, opts: onKeys(rawKey(h.expiredKey.Key)), status: 401, code: apigw("Unauthorized")},
+		{name: "a key in upper case is 401", method: "GET", path: events, opts: onKeys(xAPIKey(strings.ToUpper(h.readKey.Key))), status: 401, code: apigw("Unauthorized")},
+		{name: "a key without its dek_ prefix is 401", method: "GET", path: events, opts: onKeys(xAPIKey(strings.TrimPrefix(h.readKey.Key, "dek_"))), status: 401, code: apigw("Unauthorized")},
+		{name: "a key of 10 000 characters is 401", method: "GET", path: events, opts: onKeys(xAPIKey(h.readKey.Key + strings.Repeat("a", 10000))), status: 401, code: apigw("Unauthorized")},
+		{name: "an empty X-Api-Key is 401", method: "GET", path: events, opts: onKeys(header("X-Api-Key", "")), status: 401, code: apigw("Unauthorized")},
+		{name: "a key in X-Api-Key and Authorization both is 401", method: "GET", path: events, opts: onKeys(xAPIKey(h.readKey.Key), rawKey(h.readKey.Key)), status: 401, code: apigw("Unauthorized")},
+		{name: "a key and a bearer token together are 401", method: "GET", path: events, opts: onKeys(xAPIKey(h.readKey.Key), bearer(s.token)), status: 401, code: apigw("Unauthorized")},
+		{name: "two X-Api-Key headers are 401", method: "GET", path: events, opts: onKeys(twice("X-Api-Key", h.readKey.Key)), status: 401, code: apigw("Unauthorized")},
+		{name: "Basic credentials that are not base64 are 401", method: "GET", path: events, opts: onKeys(header("Authorization", "Basic !!"+h.readKey.ID)), status: 401, code: apigw("Unauthorized")},
+		{name: "Basic credentials in base64url are 401", method: "GET", path: events, opts: onKeys(header("Authorization", "Basic "+base64.URLEncoding.EncodeToString([]byte(h.readKey.ID+":"+h.readKey.Secret+"~?")))), status: 401, code: apigw("Unauthorized")},
+		{name: "Basic credentials without their padding are 401", method: "GET", path: events, opts: onKeys(header("Authorization", "Basic "+base64.RawStdEncoding.EncodeToString([]byte(h.readKey.ID+":"+h.readKey.Secret)))), status: 401, code: apigw("Unauthorized")},
+		{name: "Basic credentials without a colon are 401", method: "GET", path: events, opts: onKeys(header("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(h.readKey.Key)))), status: 401, code: apigw("Unauthorized")},
+		{name: "a key sent as a bearer token is 401", method: "GET", path: events, opts: onKeys(bearer(h.readKey.Key)), status: 401, code: apigw("Unauthorized")},
+		{name: "a key in the query string is 401", method: "GET", path: events + "?api_key=" + h.readKey.Key, opts: onKeys(), status: 401, code: apigw("Unauthorized")},
+		{name: "a bearer token on the key API is 401", method: "GET", path: events, opts: onKeys(bearer(s.token)), status: 401, code: apigw("Unauthorized")},
+		{name: "a key on the events API is 401", method: "GET", path: events, opts: []option{noToken(), xAPIKey(h.readKey.Key)}, status: 401, code: apigw("Unauthorized")},
+		{name: "a read key writing is API Gateway's 403", method: "POST", path: events, body: door, opts: onKeys(xAPIKey(h.readKey.Key)), status: 403, code: apigw("Forbidden")},
+		{name: "a read and write key deleting is API Gateway's 403", method: "DELETE", path: h.eventPath, opts: onKeys(basic(h.writeKey.ID, h.writeKey.Secret)), status: 403, code: apigw("Forbidden")},
+		{name: "a key for another device is 403", method: "GET", path: "/devices/d2/events", opts: onKeys(xAPIKey(h.writeKey.Key)), status: 403, code: "forbidden"},
+		{name: "a key writing another device is 403", method: "POST", path: "/devices/d2/events", body: door, opts: onKeys(rawKey(h.writeKey.Key)), status: 403, code: "forbidden"},
+		{name: "a key patching another device's event is 403", method: "PATCH", path: h.otherPath, body: map[string]any{"state": "resolved"}, opts: onKeys(xAPIKey(h.writeKey.Key)), status: 403, code: "forbidden"},
+		{name: "a device key on the fleet list is 403", method: "GET", path: "/events?type=door", opts: onKeys(xAPIKey(h.readKey.Key)), status: 403, code: "forbidden"},
+		{name: "a device key naming another device in the body is 400 invalid_event", method: "POST", path: events, body: map[string]any{"deviceId": "d2", "type": "door"}, opts: onKeys(xAPIKey(h.writeKey.Key)), status: 400, code: "invalid_event"},
+		{name: "making a key on the key API is API Gateway's 404", method: "POST", path: "/apikeys", body: map[string]any{"name": "n", "scopes": []string{routes.ScopeRead}}, opts: onKeys(xAPIKey(h.writeKey.Key)), status: 404, code: apigw("Not Found")},
+		{name: "revoking a key with a key is API Gateway's 404", method: "DELETE", path: "/apikeys/" + h.readKey.ID, opts: onKeys(xAPIKey(h.writeKey.Key)), status: 404, code: apigw("Not Found")},
+		{name: "making a key with a token without events/admin is API Gateway's 403", method: "POST", path: "/apikeys", body: map[string]any{"name": "n", "scopes": []string{routes.ScopeRead}}, opts: []option{bearer(readOnly)}, status: 403, code: apigw("Forbidden")},
+		{name: "making a key of the admin scope is 400 invalid_event", method: "POST", path: "/apikeys", body: map[string]any{"name": "n", "scopes": []string{routes.ScopeAdmin}}, status: 400, code: "invalid_event"},
+		{name: "making a key that has expired is 400 invalid_event", method: "POST", path: "/apikeys", body: map[string]any{"name": "n", "scopes": []string{routes.ScopeRead}, "expiresAt": "2020-01-01T00:00:00Z"}, status: 400, code: "invalid_event"},
+
 		// Page tokens.
 		{name: "an edited page token is 400 invalid_page_token", method: "GET", path: events + "?limit=1&pageToken=" + editedTok, status: 400, code: "invalid_page_token"},
 		{name: "a page token with its padding bits changed is 400 invalid_page_token", method: "GET", path: events + "?limit=1&pageToken=" + malleable, status: 400, code: "invalid_page_token"},
@@ -393,6 +465,11 @@ func hostileCases(t *testing.T, s *stack, h hostileSeed) []hostileCase {
 		{name: "the fleet list without a type is 400 invalid_parameter", method: "GET", path: "/events", status: 400, code: "invalid_parameter"},
 		{name: "a query field on a put is 400 query_field_not_allowed", method: "POST", path: events + "?deviceId=d2", body: door, status: 400, code: "query_field_not_allowed"},
 	}
+}
+
+// twice sends header name twice with value.
+func twice(name, value string) option {
+	return func(r *http.Request) { r.Header.Add(name, value); r.Header.Add(name, value) }
 }
 
 // signLocal signs claims with the stack's local secret (stacktest's), so

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fleetlog/device-events/infra/local/awslocal"
+	"github.com/fleetlog/device-events/infra/local/devstack"
 	"github.com/fleetlog/device-events/infra/local/stacktest"
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/routes"
@@ -51,16 +52,27 @@ func TestEveryPermissionOfEveryRoleIsNeeded(t *testing.T) {
 	}
 }
 
+// The secrets' grants, by the secret's ARN.
+const (
+	pageTokenGrant = "secretsmanager:GetSecretValue on the page-token key"
+	pepperGrant    = "secretsmanager:GetSecretValue on the key pepper"
+)
+
+var secretOfGrant = map[string]string{pageTokenGrant: devstack.PageTokenSecretARN, pepperGrant: devstack.KeyPepperSecretARN}
+
 // grants lists a role's permissions as "dynamodb:Action" (table),
-// "index:<index>" (the index actions on one index) and
-// "secretsmanager:GetSecretValue".
+// "index:<index>" (the index actions on one index), pageTokenGrant and
+// pepperGrant.
 func grants(a routes.Access) []string {
 	out := slices.Clone(a.TableActions)
 	for _, x := range a.Indexes {
 		out = append(out, "index:"+x)
 	}
 	if a.PageTokenKey {
-		out = append(out, "secretsmanager:GetSecretValue")
+		out = append(out, pageTokenGrant)
+	}
+	if a.KeyPepper {
+		out = append(out, pepperGrant)
 	}
 	return out
 }
@@ -69,6 +81,9 @@ func grants(a routes.Access) []string {
 func denied(d awslocal.Denial, a routes.Access, g string) bool {
 	if index, ok := strings.CutPrefix(g, "index:"); ok {
 		return strings.HasSuffix(d.Resource, "/index/"+index) && slices.ContainsFunc(a.IndexActions, func(x string) bool { return strings.EqualFold(x, d.Action) })
+	}
+	if secret, ok := secretOfGrant[g]; ok {
+		return d.Action == "secretsmanager:GetSecretValue" && d.Resource == secret
 	}
 	return strings.EqualFold(d.Action, g)
 }
@@ -80,16 +95,18 @@ func without(a routes.Access, g string) routes.Access {
 	switch {
 	case strings.HasPrefix(g, "index:"):
 		a.Indexes = drop(a.Indexes, strings.TrimPrefix(g, "index:"))
-	case g == "secretsmanager:GetSecretValue":
+	case g == pageTokenGrant:
 		a.PageTokenKey = false
+	case g == pepperGrant:
+		a.KeyPepper = false
 	default:
 		a.TableActions = drop(a.TableActions, g)
 	}
 	return a
 }
 
-// driveEveryRoute makes a request of every kind the API serves and returns
-// those answered with a 5xx.
+// driveEveryRoute makes a request of every kind the APIs serve and returns
+// those answered with a 5xx (and a key's use not recorded).
 func driveEveryRoute(s *stack, bulkPages bool) []string {
 	s.t.Helper()
 	var failed []string
@@ -152,6 +169,37 @@ func driveEveryRoute(s *stack, bulkPages bool) []string {
 	del := call("DELETE", base+"?all=true", nil)
 	if tok, ok := del.body["nextPageToken"].(string); ok {
 		call("DELETE", base+"?all=true&pageToken="+url.QueryEscape(tok), nil)
+	}
+
+	// Device API keys: made (two, so that a page of one has a token),
+	// listed a page at a time, used on the key API, revoked.
+	var keys []map[string]any
+	for i := range 2 {
+		r := call("POST", "/apikeys", map[string]any{"name": fmt.Sprintf("perm %d", i), "scopes": []string{routes.ScopeRead}})
+		if r.status == 201 {
+			keys = append(keys, r.body)
+		}
+	}
+	listed := call("GET", "/apikeys?limit=1", nil)
+	if tok, ok := listed.body["nextPageToken"].(string); ok {
+		call("GET", "/apikeys?limit=1&pageToken="+url.QueryEscape(tok), nil)
+	}
+	for _, k := range keys {
+		call("GET", base, nil, s.onKeys(), xAPIKey(k["key"].(string)))
+	}
+	// A key's use is recorded, or the listing says it was never used: a
+	// failure the requests alone do not show (the request is served).
+	if len(keys) > 0 {
+		r := call("GET", "/apikeys", nil)
+		list, _ := r.body["keys"].([]any)
+		for _, it := range list {
+			if m := it.(map[string]any); m["lastUsedAt"] == nil {
+				failed = append(failed, fmt.Sprintf("GET /apikeys: key %v has no last use after a use", m["id"]))
+			}
+		}
+	}
+	for _, k := range keys {
+		call("DELETE", "/apikeys/"+k["id"].(string), nil)
 	}
 	return failed
 }

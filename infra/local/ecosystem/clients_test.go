@@ -12,6 +12,7 @@ import (
 
 	"github.com/fleetlog/device-events/infra/local/stacktest"
 	"github.com/fleetlog/device-events/pkg/openapi"
+	"github.com/fleetlog/device-events/pkg/routes"
 )
 
 func TestMain(m *testing.M) { stacktest.Main(m) }
@@ -58,6 +59,16 @@ func TestClientsGeneratedFromTheDocumentsCallEveryRoute(t *testing.T) {
 	}
 	env := []string{"EVENTS_TOKEN=" + st.Token}
 	recorders := map[string]*recorder{}
+	// The key API serves the events document's routes to device keys: each
+	// generated events client calls one of them with a key, through a
+	// recorder of its own, which checks the exchange (not that every
+	// operation was called).
+	keyRecorders := map[string]*recorder{}
+	for _, g := range generators {
+		r := newRecorder(t, openapi.For(routes.Keys), st.KeysURL)
+		keyRecorders[g.name+"'s events client on the key API"] = r
+		env = append(env, g.env+"_KEYS_URL="+r.URL)
+	}
 	for _, api := range apis {
 		doc := filepath.Join(mod, api.name+".json")
 		if err := os.WriteFile(doc, api.spec.JSON(), 0o644); err != nil {
@@ -93,6 +104,12 @@ func TestClientsGeneratedFromTheDocumentsCallEveryRoute(t *testing.T) {
 		r.checkContract(t, who)
 		if missed := r.missedOperations(); len(missed) > 0 {
 			t.Errorf("%s never called %s", who, strings.Join(missed, ", "))
+		}
+	}
+	for who, r := range keyRecorders {
+		r.checkContract(t, who)
+		if len(r.exchanges) == 0 {
+			t.Errorf("%s called nothing", who)
 		}
 	}
 }

@@ -2,16 +2,19 @@ package ecosystem
 
 import (
 	"bytes"
+	"cmp"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/fleetlog/device-events/infra/local/stacktest"
 	"github.com/fleetlog/device-events/pkg/openapi"
+	"github.com/fleetlog/device-events/pkg/routes"
 )
 
 // root is the repository's root, from this package's folder.
@@ -21,11 +24,13 @@ const root = "../../.."
 const (
 	readmeAPI      = "http://127.0.0.1:3000"
 	readmeRegistry = "http://127.0.0.1:3001"
+	readmeKeys     = "http://127.0.0.1:3002"
 )
 
 // callsTheAPI tells the README's blocks that call a local API: they use
-// $API or $REG (not $API_URL nor $REGISTRY_API_URL, which are AWS's).
-var callsTheAPI = regexp.MustCompile(`\$(API|REG)\b`)
+// $API, $REG or $KEYS (not $API_URL nor $REGISTRY_API_URL, which are
+// AWS's).
+var callsTheAPI = regexp.MustCompile(`\$(API|REG|KEYS)\b`)
 
 // TestTheREADMEExamplesRun runs every shell block of the README that calls
 // the local API, as a new user would paste it into bash after `make run`,
@@ -43,8 +48,9 @@ func TestTheREADMEExamplesRun(t *testing.T) {
 			blocks = append(blocks, b)
 		}
 	}
-	if !strings.Contains(strings.Join(blocks, "\n"), "$API") || !strings.Contains(strings.Join(blocks, "\n"), "$REG") {
-		t.Fatalf("found %d blocks, want some calling $API and some $REG", len(blocks))
+	all := strings.Join(blocks, "\n")
+	if !strings.Contains(all, "$API") || !strings.Contains(all, "$REG") || !strings.Contains(all, "$KEYS") {
+		t.Fatalf("found %d blocks, want some calling $API, $REG and $KEYS", len(blocks))
 	}
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("the README's examples need curl")
@@ -53,6 +59,7 @@ func TestTheREADMEExamplesRun(t *testing.T) {
 	st := stacktest.New(t)
 	api := newRecorder(t, openapi.Events, st.URL)
 	registry := newRecorder(t, openapi.Registry, st.RegistryURL)
+	keys := newRecorder(t, openapi.For(routes.Keys), st.KeysURL)
 	// The blocks run where `make run` leaves its token.
 	home := t.TempDir()
 	if err := os.Mkdir(filepath.Join(home, ".local"), 0o700); err != nil {
@@ -61,7 +68,7 @@ func TestTheREADMEExamplesRun(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(home, ".local", "dev-token"), []byte(st.Token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	urls := strings.NewReplacer(readmeAPI, api.URL, readmeRegistry, registry.URL)
+	urls := strings.NewReplacer(readmeAPI, api.URL, readmeRegistry, registry.URL, readmeKeys, keys.URL)
 
 	seen := map[*recorder]int{}
 	for _, block := range blocks {
@@ -74,11 +81,13 @@ func TestTheREADMEExamplesRun(t *testing.T) {
 			cmd.Stdout, cmd.Stderr = &out, &out
 			err := cmd.Run()
 			var got []exchange
-			for _, r := range []*recorder{api, registry} {
+			for _, r := range []*recorder{api, registry, keys} {
 				var e []exchange
 				e, seen[r] = r.taken(seen[r])
 				got = append(got, e...)
 			}
+			// A block may call several APIs: its requests in the order sent.
+			slices.SortFunc(got, func(a, b exchange) int { return cmp.Compare(a.seq, b.seq) })
 			if err != nil {
 				t.Fatalf("bash: %v\n%s", err, out.String())
 			}
@@ -98,6 +107,7 @@ func TestTheREADMEExamplesRun(t *testing.T) {
 	}
 	api.checkContract(t, "the README's calls of the events API")
 	registry.checkContract(t, "the README's calls of the registry's API")
+	keys.checkContract(t, "the README's calls of the key API")
 }
 
 // shellBlocks returns the README's ```sh blocks, indented ones (in list

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -27,7 +28,13 @@ type exchange struct {
 	operation string
 	status    int
 	answer    []byte
+	// seq orders the exchanges of every recorder of the test binary, as
+	// they were sent.
+	seq int64
 }
+
+// exchanges counts the requests of every recorder, for exchange.seq.
+var exchanges atomic.Int64
 
 func (e exchange) String() string {
 	return fmt.Sprintf("%s %s -> %d %.300s", e.method, e.target, e.status, e.answer)
@@ -88,6 +95,7 @@ func (r *recorder) forward(w http.ResponseWriter, in *http.Request, target strin
 		return
 	}
 	out.Header = in.Header.Clone()
+	seq := exchanges.Add(1)
 	res, err := http.DefaultTransport.RoundTrip(out)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
@@ -99,7 +107,7 @@ func (r *recorder) forward(w http.ResponseWriter, in *http.Request, target strin
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
 	}
-	e := exchange{method: in.Method, target: in.URL.RequestURI(), status: res.StatusCode, answer: answer}
+	e := exchange{method: in.Method, target: in.URL.RequestURI(), status: res.StatusCode, answer: answer, seq: seq}
 	if route, _, err := r.router.FindRoute(out); err == nil && route.Operation != nil {
 		e.operation = route.Operation.OperationID
 	}

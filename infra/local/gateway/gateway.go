@@ -6,15 +6,19 @@
 //
 // The events API is an HTTP API (payload 2.0): the gateway checks bearer
 // JWTs signed with a local secret and the route's scope, as the stack's JWT
-// authorizer does. The registry API is a REST API (payload 1.0) without
-// tokens: in AWS it is private or IAM-authorized, and locally it is served
-// on its own port, as the internal registry was.
+// authorizer does. The key API is an HTTP API behind a Lambda authorizer
+// (routes.Authorizers): the gateway invokes the authorizer's function
+// before every request, as API Gateway does, and passes what it allows
+// on with its context. The registry API is a REST API (payload 1.0)
+// without tokens: in AWS it is private or IAM-authorized, and locally it
+// is served on its own port, as the internal registry was.
 //
 // Where API Gateway answers by itself, the gateway answers as it does, with
 // its {"message": …} bodies rather than the functions' error format. HTTP
-// API: no or an invalid token (401), a token without the route's scope
-// (403), a path or method no route has (404), a body over 10 MB (413),
-// throttling (429), and a failed invoke (500: the function crashed, timed
+// API: no or an invalid token, or a key its authorizer refuses (401), a
+// token or a key without the route's scope (403), a path or method no
+// route has (404), a body over 10 MB (413), throttling (429), and a failed
+// invoke of the function or of the authorizer (500: it crashed, timed
 // out, ran out of memory, or Lambda refused the payload). REST API: a path
 // or method no route has (403 "Missing Authentication Token"), a body over
 // 10 MB (413), throttling (429), a function error (502) and a refused
@@ -27,6 +31,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -58,7 +63,7 @@ type Invoker interface {
 // Options are the gateway's settings beyond its functions and tokens.
 type Options struct {
 	// API is the API of the route table served: routes.Events (the
-	// default) or routes.Registry.
+	// default), routes.Keys or routes.Registry.
 	API routes.API
 	// APIID is requestContext.apiId in the events, as the stack's API id
 	// is in AWS; the functions refuse events of other APIs.
@@ -151,21 +156,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		notFound.write(w, requestID)
 		return
 	}
-	claims, err := g.auth.Verify(req.Header.Values("Authorization"))
-	if err != nil {
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		unauthorized.write(w, requestID)
-		return
+	e := g.httpAPIEvent(req, route, params, requestID)
+	var authorized bool
+	if fn := routes.Authorizers[g.opts.API]; fn != "" {
+		e.RequestContext.Authorizer, authorized = g.authorizeLambda(req.Context(), w, fn, e)
+	} else {
+		e.RequestContext.Authorizer, authorized = g.authorizeJWT(w, req, route, requestID)
 	}
-	// The JWT authorizer reads the scopes from "scope" (else "scp"), space
-	// delimited (RFC 6749 3.3).
-	scopes := claims["scope"]
-	if scopes == "" {
-		scopes = claims["scp"]
-	}
-	if !slices.Contains(strings.Fields(scopes), route.Scope) {
-		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope"`)
-		forbidden.write(w, requestID)
+	if !authorized {
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, MaxBody+1))
@@ -177,7 +175,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		tooLarge.write(w, requestID)
 		return
 	}
-	payload, err := json.Marshal(g.httpAPIEvent(req, route, params, claims, body, requestID))
+	setBody(&e.Body, &e.IsBase64Encoded, body)
+	payload, err := json.Marshal(e)
 	if err != nil {
 		internal.write(w, requestID)
 		return
@@ -196,6 +195,99 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	writeAnswer(w, requestID, resp.StatusCode, resp.Headers, resp.MultiValueHeaders, resp.Body, resp.IsBase64Encoded)
 }
+
+// authorizeJWT checks the bearer token and the route's scope as the JWT
+// authorizer does, answering 401 or 403 itself when they fail, and returns
+// the claims as it passes them on.
+func (g *Gateway) authorizeJWT(w http.ResponseWriter, req *http.Request, route routes.Route, requestID string) (*events.APIGatewayV2HTTPRequestContextAuthorizerDescription, bool) {
+	claims, err := g.auth.Verify(req.Header.Values("Authorization"))
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		unauthorized.write(w, requestID)
+		return nil, false
+	}
+	// The JWT authorizer reads the scopes from "scope" (else "scp"), space
+	// delimited (RFC 6749 3.3).
+	scopes := claims["scope"]
+	if scopes == "" {
+		scopes = claims["scp"]
+	}
+	if !slices.Contains(strings.Fields(scopes), route.Scope) {
+		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope"`)
+		forbidden.write(w, requestID)
+		return nil, false
+	}
+	return &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+		JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: claims},
+	}, true
+}
+
+// authorizeLambda runs the API's Lambda authorizer fn on the request as
+// API Gateway does for an authorizer with simple responses, no identity
+// source and no result cache: before every request, with the request's
+// headers, query and context but not its body. The function error
+// "Unauthorized" is API Gateway's 401, isAuthorized false its 403, and
+// any other failure its 500; an allowed request carries the authorizer's
+// context to the route's function.
+func (g *Gateway) authorizeLambda(ctx context.Context, w http.ResponseWriter, fn string, e events.APIGatewayV2HTTPRequest) (*events.APIGatewayV2HTTPRequestContextAuthorizerDescription, bool) {
+	requestID := e.RequestContext.RequestID
+	payload, err := json.Marshal(authorizerRequest(e))
+	if err != nil {
+		internal.write(w, requestID)
+		return nil, false
+	}
+	out, err := g.invoker.Invoke(ctx, fn, payload)
+	var fe *FunctionError
+	switch {
+	case errors.As(err, &fe) && fe.Message == "Unauthorized":
+		unauthorized.write(w, requestID)
+		return nil, false
+	case err != nil:
+		g.opts.Logger.Error("authorizer error", "function", fn, "error", err.Error(), "apiRequestId", requestID)
+		internal.write(w, requestID)
+		return nil, false
+	}
+	var res events.APIGatewayV2CustomAuthorizerSimpleResponse
+	if err := json.Unmarshal(out, &res); err != nil {
+		g.opts.Logger.Error("authorizer error", "function", fn, "error", "the answer is not a simple response", "apiRequestId", requestID)
+		internal.write(w, requestID)
+		return nil, false
+	}
+	if !res.IsAuthorized {
+		forbidden.write(w, requestID)
+		return nil, false
+	}
+	return &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: res.Context}, true
+}
+
+// authorizerRequest is the event an HTTP API sends a Lambda authorizer
+// (payload 2.0) for the request e: e without its body and authorizer.
+func authorizerRequest(e events.APIGatewayV2HTTPRequest) events.APIGatewayV2CustomAuthorizerV2Request {
+	rc := e.RequestContext
+	rc.Authorizer = nil
+	return events.APIGatewayV2CustomAuthorizerV2Request{
+		Version:               "2.0",
+		Type:                  "REQUEST",
+		RouteArn:              "arn:aws:execute-api:us-east-1:" + rc.AccountID + ":" + rc.APIID + "/" + rc.Stage + "/" + rc.HTTP.Method + rc.HTTP.Path,
+		RouteKey:              e.RouteKey,
+		RawPath:               e.RawPath,
+		RawQueryString:        e.RawQueryString,
+		Cookies:               e.Cookies,
+		Headers:               e.Headers,
+		QueryStringParameters: e.QueryStringParameters,
+		RequestContext:        rc,
+		PathParameters:        e.PathParameters,
+	}
+}
+
+// FunctionError is a function's error answer (Lambda's
+// X-Amz-Function-Error), which an Invoker returns for it: API Gateway
+// reads an authorizer's errorMessage.
+type FunctionError struct {
+	Type, Message string
+}
+
+func (e *FunctionError) Error() string { return "function error " + e.Type + ": " + e.Message }
 
 // serveREST serves a route of a REST API with a Lambda proxy integration
 // (payload 1.0) and no authorizer.
@@ -276,7 +368,7 @@ func match(api routes.API, req *http.Request) (routes.Route, map[string]string, 
 }
 
 // httpAPIEvent builds the event API Gateway's HTTP API sends for req.
-func (g *Gateway) httpAPIEvent(req *http.Request, route routes.Route, params map[string]string, claims map[string]string, body []byte, requestID string) events.APIGatewayV2HTTPRequest {
+func (g *Gateway) httpAPIEvent(req *http.Request, route routes.Route, params map[string]string, requestID string) events.APIGatewayV2HTTPRequest {
 	headers := map[string]string{}
 	var cookies []string
 	for k, v := range req.Header {
@@ -316,17 +408,7 @@ func (g *Gateway) httpAPIEvent(req *http.Request, route routes.Route, params map
 			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
 				Method: req.Method, Path: req.URL.Path, Protocol: req.Proto, SourceIP: sourceIP, UserAgent: req.UserAgent(),
 			},
-			Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
-				JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: claims},
-			},
 		},
-	}
-	if len(body) > 0 {
-		if utf8.Valid(body) {
-			e.Body = string(body)
-		} else {
-			e.Body, e.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
-		}
 	}
 	if len(query) == 0 {
 		e.QueryStringParameters = nil
@@ -378,13 +460,7 @@ func (g *Gateway) restEvent(req *http.Request, route routes.Route, params map[st
 			Identity:         events.APIGatewayRequestIdentity{SourceIP: sourceIP, UserAgent: req.UserAgent()},
 		},
 	}
-	if len(body) > 0 {
-		if utf8.Valid(body) {
-			e.Body = string(body)
-		} else {
-			e.Body, e.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
-		}
-	}
+	setBody(&e.Body, &e.IsBase64Encoded, body)
 	if len(query) == 0 {
 		e.QueryStringParameters, e.MultiValueQueryStringParameters = nil, nil
 	}
@@ -392,6 +468,18 @@ func (g *Gateway) restEvent(req *http.Request, route routes.Route, params map[st
 		e.PathParameters = nil
 	}
 	return e
+}
+
+// setBody sets an event's body as API Gateway does: as text when it is
+// UTF-8, else base64-encoded.
+func setBody(dst *string, isBase64 *bool, body []byte) {
+	switch {
+	case len(body) == 0:
+	case utf8.Valid(body):
+		*dst = string(body)
+	default:
+		*dst, *isBase64 = base64.StdEncoding.EncodeToString(body), true
+	}
 }
 
 func newRequestID() string {

@@ -1,13 +1,17 @@
 // Package stacktest runs the whole API locally for tests, as `make run`
 // does: a fresh table in DynamoDB Local (see ddbtest), the local stack
 // (devstack: the functions' bootstraps under the Lambda stand-in, their
-// calls held against their roles) and its gateway in an httptest server.
+// calls held against their roles) and its gateways (the events API, the
+// key API, the registry's API) in httptest servers.
 package stacktest
 
 import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"sync"
@@ -31,7 +35,11 @@ import (
 func Main(m *testing.M) { ddbtest.Main(m) }
 
 // AllScopes are the scopes of every route.
-var AllScopes = []string{routes.ScopeRead, routes.ScopeWrite, routes.ScopeDelete}
+var AllScopes = []string{routes.ScopeRead, routes.ScopeWrite, routes.ScopeDelete, routes.ScopeAdmin}
+
+// KeyPepper is the pepper of the test stacks' API keys: a key's stored
+// hash is HMAC-SHA256 of its secret under it.
+const KeyPepper = "stacktest-key-pepper-0123456789abcdef"
 
 // Table is the events table's definition, for ddbtest.Table.
 var Table = dynamodblocal.TableDefinition{Create: eventstore.CreateTableInput, TTL: eventstore.TimeToLiveInput}
@@ -40,8 +48,9 @@ var Table = dynamodblocal.TableDefinition{Create: eventstore.CreateTableInput, T
 type Stack struct {
 	*devstack.Stack
 	URL string
-	// RegistryURL serves the DeLaval registry's API.
+	// RegistryURL serves the DeLaval registry's API, KeysURL the key API.
 	RegistryURL string
+	KeysURL     string
 	// Client reaches DynamoDB Local directly, past the roles' checks, for
 	// the tests' own reads.
 	Client *dynamodb.Client
@@ -58,6 +67,9 @@ type Options struct {
 	Permissions map[string]routes.Access
 	// Logs receives the functions' log lines.
 	Logs *SyncBuffer
+	// KeyCacheTTL is the key authorizer's cache time: zero its default,
+	// negative none (devstack.Config).
+	KeyCacheTTL time.Duration
 }
 
 // New starts a stack that ends with the test. Its functions keep events
@@ -80,6 +92,8 @@ func NewWith(tb testing.TB, o Options) *Stack {
 		RetentionDays: 0,
 		Bootstraps:    bins,
 		PageTokenKey:  hex.EncodeToString(bytes.Repeat([]byte{7}, 32)),
+		KeyPepper:     KeyPepper,
+		KeyCacheTTL:   o.KeyCacheTTL,
 		JWTSecret:     bytes.Repeat([]byte{9}, 32),
 		Permissions:   o.Permissions,
 	}
@@ -95,7 +109,9 @@ func NewWith(tb testing.TB, o Options) *Stack {
 	tb.Cleanup(srv.Close)
 	registry := httptest.NewServer(ds.Registry)
 	tb.Cleanup(registry.Close)
-	s := &Stack{Stack: ds, URL: srv.URL, RegistryURL: registry.URL, Client: client, Table: table,
+	keys := httptest.NewServer(ds.Keys)
+	tb.Cleanup(keys.Close)
+	s := &Stack{Stack: ds, URL: srv.URL, RegistryURL: registry.URL, KeysURL: keys.URL, Client: client, Table: table,
 		Store: eventstore.New(client, table, eventstore.Options{Retention: -1})}
 	s.Token = s.Mint(tb, AllScopes, nil)
 	return s
@@ -109,6 +125,36 @@ func (s *Stack) Mint(tb testing.TB, scopes, devices []string) string {
 		tb.Fatal(err)
 	}
 	return tok
+}
+
+// APIKey is a device API key made through the API.
+type APIKey struct {
+	ID, Key, Secret string
+}
+
+// NewKey makes a key of these scopes, limited to devices unless nil,
+// through the events API's POST /apikeys with a token of events/admin.
+func (s *Stack) NewKey(tb testing.TB, scopes, devices []string) APIKey {
+	tb.Helper()
+	body := map[string]any{"name": tb.Name(), "scopes": scopes}
+	if devices != nil {
+		body["devices"] = devices
+	}
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/apikeys", bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+s.Mint(tb, []string{routes.ScopeAdmin}, nil))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("POST /apikeys: %v", err)
+	}
+	defer res.Body.Close()
+	var k APIKey
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusCreated || json.Unmarshal(raw, &k) != nil || k.Key == "" {
+		tb.Fatalf("POST /apikeys: got %d %s, want 201 with a key", res.StatusCode, raw)
+	}
+	return k
 }
 
 // Invoke calls a function directly, as Lambda's Invoke API does.

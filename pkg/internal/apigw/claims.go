@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// Claims are what the handlers use of a caller's token, as API Gateway's
-// authorizer passed them on.
+// Claims are what the handlers use of a caller's token or API key, as API
+// Gateway's authorizer passed them on.
 type Claims struct {
 	Subject string
 	Scopes  []string
@@ -29,6 +29,21 @@ func claimsFromStrings(claims map[string]string, scopes []string) *Claims {
 		}
 	}
 	return c
+}
+
+// claimsFromLambda reads what a Lambda authorizer's simple response put in
+// its context, which an HTTP API passes on as requestContext.authorizer.lambda:
+// the key API's authorizer (pkg/internal/apikeys) writes the claims a JWT
+// authorizer would, as strings ("sub", "scope", and "devices" as "[a b]"),
+// so they are read alike.
+func claimsFromLambda(ctx map[string]any) *Claims {
+	flat := make(map[string]string, len(ctx))
+	for k, v := range ctx {
+		if s, ok := v.(string); ok {
+			flat[k] = s
+		}
+	}
+	return claimsFromStrings(flat, nil)
 }
 
 // claimsFromREST reads a REST API authorizer context: Cognito puts the

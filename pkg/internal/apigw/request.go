@@ -26,8 +26,8 @@ type Request struct {
 	// APIID is the requestContext.apiId of the event: the API Gateway API
 	// it came through, or whatever a direct invoke wrote there.
 	APIID string
-	// Claims are the JWT claims the authorizer passed on; nil when the
-	// event carries none.
+	// Claims are the claims the authorizer passed on (a JWT authorizer's,
+	// or a Lambda authorizer's context); nil when the event carries none.
 	Claims *Claims
 }
 
@@ -82,15 +82,26 @@ func fromHTTPAPI(e *events.APIGatewayV2HTTPRequest) (*Request, *apierror.Error) 
 		return r, berr
 	}
 	r.Body = body
-	if jwt := e.RequestContext.Authorizer; jwt != nil && jwt.JWT != nil {
-		r.Claims = claimsFromStrings(jwt.JWT.Claims, jwt.JWT.Scopes)
+	// The authorizer says which HTTP API the event came through: the key
+	// API's routes are behind its Lambda authorizer, the events API's
+	// behind the JWT authorizer (or none: a test event, sam local). The
+	// handlers hold that API against API_IDS (handlers.Deps.APIs), so an
+	// event whose authorizer and apiId disagree is refused.
+	api := routes.Events
+	if a := e.RequestContext.Authorizer; a != nil {
+		switch {
+		case a.JWT != nil:
+			r.Claims = claimsFromStrings(a.JWT.Claims, a.JWT.Scopes)
+		case a.Lambda != nil:
+			r.Claims, api = claimsFromLambda(a.Lambda), routes.Keys
+		}
 	}
-	route, ok := routes.ByKey(e.RouteKey)
+	route, ok := routes.ByKey(api, e.RouteKey)
 	path := e.RawPath
 	if path == "" {
 		path = e.RequestContext.HTTP.Path
 	}
-	return r, r.resolve(route, ok, e.PathParameters, path)
+	return r, r.resolve(api, route, ok, e.PathParameters, path)
 }
 
 // fromREST reads a REST API (payload 1.0) proxy event.
@@ -119,14 +130,20 @@ func fromREST(e *events.APIGatewayProxyRequest) (*Request, *apierror.Error) {
 	if a := e.RequestContext.Authorizer; a != nil {
 		r.Claims = claimsFromREST(a)
 	}
-	route, ok := routes.ByKey(e.HTTPMethod + " " + e.Resource)
-	return r, r.resolve(route, ok, e.PathParameters, e.Path)
+	// A REST API event is the registry's, or a test event of the events
+	// API's routes (their keys differ in the case of {deviceId}).
+	key := e.HTTPMethod + " " + e.Resource
+	route, ok := routes.ByKey(routes.Registry, key)
+	if !ok {
+		route, ok = routes.ByKey(routes.Events, key)
+	}
+	return r, r.resolve(routes.Events, route, ok, e.PathParameters, e.Path)
 }
 
 // resolve settles the route: from the route key when API Gateway gave one
 // of ours, else (a $default or proxy route, or a test event) by matching
-// the path against the route table.
-func (r *Request) resolve(route routes.Route, ok bool, params map[string]string, path string) *apierror.Error {
+// the path against the routes of api.
+func (r *Request) resolve(api routes.API, route routes.Route, ok bool, params map[string]string, path string) *apierror.Error {
 	if ok {
 		r.Route, r.PathParams = route, params
 		if r.PathParams == nil {
@@ -138,16 +155,14 @@ func (r *Request) resolve(route routes.Route, ok bool, params map[string]string,
 	if err != nil {
 		return notFound()
 	}
-	// Without a route key (a test event, a catch-all route), the path is
-	// one of the events API's.
-	route, p, known := routes.Match(routes.Events, r.Method, segments)
+	route, p, known := routes.Match(api, r.Method, segments)
 	switch {
 	case route.Function != "":
 		r.Route, r.PathParams = route, p
 		return nil
 	case known:
 		return &apierror.Error{Code: apierror.MethodNotAllowed,
-			Message: r.Method + " is not allowed here", Allow: routes.Methods(routes.Events, segments)}
+			Message: r.Method + " is not allowed here", Allow: routes.Methods(api, segments)}
 	}
 	return notFound()
 }

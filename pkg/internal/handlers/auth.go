@@ -8,9 +8,11 @@ import (
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
-// authorize checks the route's scope and the token's devices. API Gateway
-// checks the scope too; the handlers do it again so that a misconfigured
-// route or a direct test invoke cannot skip it.
+// authorize checks the route's scope and the devices of the token (or the
+// API key: the key API's authorizer passes a key's claims on as a JWT
+// authorizer passes a token's). API Gateway's authorizers check the scope
+// too; the handlers do it again so that a misconfigured route or a direct
+// test invoke cannot skip it.
 func authorize(r *apigw.Request) *apierror.Error {
 	if r.Route.API == routes.Registry {
 		r.Claims = registryCaller(r)
@@ -26,7 +28,7 @@ func authorize(r *apigw.Request) *apierror.Error {
 		return nil
 	}
 	if r.Route.Fleet {
-		return &apierror.Error{Code: apierror.Forbidden, Message: "a token limited to some devices may not read across devices"}
+		return &apierror.Error{Code: apierror.Forbidden, Message: "a token limited to some devices may not act across devices"}
 	}
 	if d := r.PathParams["deviceId"]; !slices.Contains(r.Claims.Devices, d) {
 		return &apierror.Error{Code: apierror.Forbidden, Message: "the token may not touch this device"}

@@ -15,12 +15,14 @@ import (
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
-// edgeReq is an HTTP API request as the JWT authorizer passes it on, with
-// the claims and API id under test.
+// edgeReq is an HTTP API request as the JWT authorizer passes it on (or,
+// with key, as the key API's Lambda authorizer does), with the claims and
+// API id under test.
 type edgeReq struct {
 	method, path, query string
 	scope, devices      string // claims; devices "" means no devices claim
 	apiID               string
+	key                 bool
 }
 
 func (r edgeReq) payload(t *testing.T) json.RawMessage {
@@ -37,6 +39,13 @@ func (r edgeReq) payload(t *testing.T) json.RawMessage {
 			HTTP:       events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: r.method, Path: r.path},
 			Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: claims}},
 		},
+	}
+	if r.key {
+		lambda := map[string]any{}
+		for k, v := range claims {
+			lambda[k] = v
+		}
+		e.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: lambda}
 	}
 	if r.method == "POST" || r.method == "PATCH" {
 		e.Body = `{"type":"door"}`
@@ -55,7 +64,8 @@ func (r edgeReq) payload(t *testing.T) json.RawMessage {
 // must pass, so that the refusal is shown to come from the point tested.
 func TestTheEdgesRefuseWhatTheContractRefuses(t *testing.T) {
 	const api = "a1b2c3d4e5"
-	deps := Deps{Store: eventstore.New(stubDynamoDB{}, "events", eventstore.Options{}), APIs: map[string]routes.API{api: routes.Events, "f6g7h8i9j0": routes.Events, "r1r2r3r4r5": routes.Registry}}
+	const keysAPI = "k1k2k3k4k5"
+	deps := Deps{Store: eventstore.New(stubDynamoDB{}, "events", eventstore.Options{}), APIs: map[string]routes.API{api: routes.Events, "f6g7h8i9j0": routes.Events, "r1r2r3r4r5": routes.Registry, keysAPI: routes.Keys}}
 	list := edgeReq{method: "GET", path: "/devices/d1/events", scope: "events/read", apiID: api}
 	with := func(r edgeReq, f func(*edgeReq)) edgeReq { f(&r); return r }
 	cases := []struct {
@@ -74,6 +84,10 @@ func TestTheEdgesRefuseWhatTheContractRefuses(t *testing.T) {
 		{"an events API route through the registry's API is 403", with(list, func(r *edgeReq) { r.apiID = "r1r2r3r4r5" }), 403, apierror.Forbidden},
 		{"an event from another API is refused", with(list, func(r *edgeReq) { r.apiID = "zzzzzzzzzz" }), 403, apierror.Forbidden},
 		{"an event without an API id is refused", with(list, func(r *edgeReq) { r.apiID = "" }), 403, apierror.Forbidden},
+		{"a key's claims through the key API pass", with(list, func(r *edgeReq) { r.apiID, r.key = keysAPI, true }), 200, ""},
+		{"a device key's claims through the key API are held to its devices", with(list, func(r *edgeReq) { r.apiID, r.key, r.devices = keysAPI, true, "[d2]" }), 403, apierror.Forbidden},
+		{"a key's claims through the events API are refused", with(list, func(r *edgeReq) { r.key = true }), 403, apierror.Forbidden},
+		{"a token's claims through the key API are refused", with(list, func(r *edgeReq) { r.apiID = keysAPI }), 403, apierror.Forbidden},
 		{"a type with a zero-width space in the query is 400", with(list, func(r *edgeReq) { r.query = "type=" + url.QueryEscape("door\u200b") }), 400, apierror.InvalidParameter},
 		{"a type with a bidi override in the query is 400", with(list, func(r *edgeReq) { r.query = "type=" + url.QueryEscape("\u202erood") }), 400, apierror.InvalidParameter},
 		{"a type with a leading space in the query is 400", with(list, func(r *edgeReq) { r.query = "type=" + url.QueryEscape(" door") }), 400, apierror.InvalidParameter},
@@ -103,6 +117,9 @@ func TestTheEdgesRefuseWhatTheContractRefuses(t *testing.T) {
 	}
 	fns := map[string]*Function{}
 	for _, name := range routes.Functions {
+		if routes.IsAuthorizer(name) {
+			continue
+		}
 		f, err := New(name, deps)
 		if err != nil {
 			t.Fatal(err)

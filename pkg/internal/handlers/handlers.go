@@ -1,7 +1,8 @@
 // Package handlers is the contract of the device events API: one handler
 // per operation of the route table (routes.Op), each found through the
-// route table itself; the caller's authorization (the token's scopes and
-// devices, the registry's caller); query parameters; the answers' JSON;
+// route table itself; the caller's authorization (the scopes and devices
+// of a token or an API key, the registry's caller); query parameters; the
+// answers' JSON;
 // page tokens; and which errors of the store and of a body become which of
 // the contract's errors (errors.go). Each request writes one log line,
 // which carries its metrics.
@@ -21,6 +22,7 @@ import (
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/internal/apierror"
 	"github.com/fleetlog/device-events/pkg/internal/apigw"
+	"github.com/fleetlog/device-events/pkg/internal/apikeys"
 	"github.com/fleetlog/device-events/pkg/internal/pagetoken"
 	"github.com/fleetlog/device-events/pkg/internal/telemetry"
 	"github.com/fleetlog/device-events/pkg/routes"
@@ -44,6 +46,9 @@ type Deps struct {
 	// its claims mean nothing) and is refused. Empty accepts any, as in
 	// tests that build events by hand.
 	APIs map[string]routes.API
+	// KeyPepper returns the pepper the API keys' secrets are hashed under
+	// (api-keys only).
+	KeyPepper apikeys.Pepper
 }
 
 // Function is the handlers of one Lambda function: the operations of the
@@ -71,6 +76,9 @@ var operations = map[routes.Op]handler{
 	routes.OpRegistryPutEvents:       (*Function).registryPut,
 	routes.OpRegistryPutEventsOfBody: (*Function).registryPut,
 	routes.OpRegistryListEvents:      (*Function).registryList,
+	routes.OpCreateAPIKey:            (*Function).createAPIKey,
+	routes.OpListAPIKeys:             (*Function).listAPIKeys,
+	routes.OpDeleteAPIKey:            (*Function).deleteAPIKey,
 }
 
 // New builds the handlers of the named function (one of routes.Functions)

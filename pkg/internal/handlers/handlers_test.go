@@ -12,6 +12,9 @@ import (
 // whose operation has no handler fails the build rather than a request.
 func TestEachRouteFindsItsHandlerThroughItsOperation(t *testing.T) {
 	for _, name := range routes.Functions {
+		if routes.IsAuthorizer(name) {
+			continue // serves no route: pkg/internal/apikeys
+		}
 		t.Run(name+" builds with a handler for each of its routes", func(t *testing.T) {
 			f, err := New(name, Deps{})
 			if err != nil {

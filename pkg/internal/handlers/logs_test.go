@@ -34,10 +34,11 @@ const secretMarker = "SECRET"
 
 // TestLogsCarryTheRequestIDAndNothingSecret drives requests through the
 // functions with a plain JSON logger, as make run and the local gateway
-// log: good and bad requests, a 500 and a 503, direct invokes. Every line
-// carries the invocation's Lambda request id (and an API request its API
-// Gateway id, the one the caller sees in error bodies); no line carries a
-// bearer token, the page-token key, or any value of an event's data or
+// log: good and bad requests, a 500 and a 503, direct invokes, API keys
+// made and listed. Every line carries the invocation's Lambda request id
+// (and an API request its API Gateway id, the one the caller sees in error
+// bodies); no line carries a bearer token, an API key or its secret, the
+// page-token key, the keys' pepper, or any value of an event's data or
 // text.
 func TestLogsCarryTheRequestIDAndNothingSecret(t *testing.T) {
 	client := ddbtest.Client(t)
@@ -71,6 +72,14 @@ func TestLogsCarryTheRequestIDAndNothingSecret(t *testing.T) {
 		return f
 	}
 	put, list, patch := fn(routes.PutEvent, good), fn(routes.ListEvents, good), fn(routes.PatchEvent, good)
+	keyPepper := []byte("key-pepper-" + secretMarker)
+	keys, err := New(routes.APIKeys, Deps{Store: good, Logger: logger,
+		PageTokens: func(context.Context) (*pagetoken.Signer, error) { return signer, nil },
+		KeyPepper:  func(context.Context) ([]byte, error) { return keyPepper, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var madeKey, madeSecret string
 	putMissing, putDown := fn(routes.PutEvent, missing), fn(routes.PutEvent, down)
 
 	secretEvent := `{"type":"door","text":"text-` + secretMarker + `","data":{"password":"data-` + secretMarker + `","nested":{"apiKey":"key-` + secretMarker + `"}}}`
@@ -110,6 +119,15 @@ func TestLogsCarryTheRequestIDAndNothingSecret(t *testing.T) {
 			req: &httpReq{route: "POST /devices/{deviceId}/events", path: "/devices/d1/events", headers: secretHeaders, body: secretEvent}},
 		{name: "a put while DynamoDB is unreachable is a 503", fn: putDown, want: "503",
 			req: &httpReq{route: "POST /devices/{deviceId}/events", path: "/devices/d1/events", headers: secretHeaders, body: secretEvent}},
+		{name: "a key made, its secret in the answer", fn: keys, want: "201",
+			req: &httpReq{route: "POST /apikeys", path: "/apikeys", headers: secretHeaders, body: `{"name":"key-` + secretMarker + `","scopes":["events/read"],"devices":["d1"]}`},
+			then: func(t *testing.T, body map[string]any) {
+				madeKey, madeSecret = body["key"].(string), body["secret"].(string)
+			}},
+		{name: "the keys listed", fn: keys, want: "200",
+			req: &httpReq{route: "GET /apikeys", path: "/apikeys", headers: secretHeaders}},
+		{name: "a key refused for a bad body", fn: keys, want: "400",
+			req: &httpReq{route: "POST /apikeys", path: "/apikeys", headers: secretHeaders, body: `{"name":"n","scopes":["events/` + secretMarker + `"]}`}},
 		{name: "a direct invoke with secret data", fn: put, want: "ok",
 			direct: `{"deviceId":"d1","type":"door","text":"direct-` + secretMarker + `","data":{"token":"direct-` + secretMarker + `"}}`},
 		{name: "a direct invoke while DynamoDB is unreachable", fn: putDown, want: apierror.Unavailable,
@@ -174,11 +192,11 @@ func TestLogsCarryTheRequestIDAndNothingSecret(t *testing.T) {
 			}
 		})
 	}
-	if eventID == "" || nextToken == "" {
-		t.Fatalf("event id %q, page token %q: the requests that need them did not run", eventID, nextToken)
+	if eventID == "" || nextToken == "" || madeKey == "" {
+		t.Fatalf("event id %q, page token %q, key %q: the requests that need them did not run", eventID, nextToken, madeKey)
 	}
 	forbidden := []string{secretMarker, bearer, strings.Split(bearer, ".")[2], string(pageKey), hex.EncodeToString(pageKey),
-		base64.StdEncoding.EncodeToString(pageKey), base64.RawURLEncoding.EncodeToString(pageKey)}
+		base64.StdEncoding.EncodeToString(pageKey), base64.RawURLEncoding.EncodeToString(pageKey), madeKey, madeSecret}
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		for _, f := range forbidden {
 			if strings.Contains(line, f) {
@@ -198,7 +216,7 @@ type httpReq struct {
 func (r httpReq) event(t testing.TB, requestID string) json.RawMessage {
 	t.Helper()
 	method, _, _ := strings.Cut(r.route, " ")
-	route, _ := routes.ByKey(r.route)
+	route, _ := routes.ByKey(routes.Events, r.route)
 	_, params, _ := routes.Match(routes.Events, method, segments(r.path))
 	e := events.APIGatewayV2HTTPRequest{
 		Version: "2.0", RouteKey: route.Key(), RawPath: r.path, RawQueryString: r.query,
@@ -207,7 +225,7 @@ func (r httpReq) event(t testing.TB, requestID string) json.RawMessage {
 			RequestID: requestID, RouteKey: route.Key(),
 			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method, Path: r.path},
 			Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{
-				Claims: map[string]string{"sub": "log-test", "scope": strings.Join([]string{routes.ScopeRead, routes.ScopeWrite, routes.ScopeDelete}, " ")},
+				Claims: map[string]string{"sub": "log-test", "scope": strings.Join([]string{routes.ScopeRead, routes.ScopeWrite, routes.ScopeDelete, routes.ScopeAdmin}, " ")},
 			}},
 		},
 	}

@@ -25,10 +25,17 @@ func (f *Function) pageToken(ctx context.Context, binding, cursor string) (strin
 	return signer.Encode(binding, cursor), nil
 }
 
-// pageCursor reads a page token issued for binding. A token of a key this
-// instance does not have yet makes it read the keys once more: after a
-// rotation, another instance may sign with the new key first.
+// pageCursor reads a page token of events issued for binding: its cursor
+// is an event id.
 func (f *Function) pageCursor(ctx context.Context, binding, token string) (string, error) {
+	return f.pageCursorOf(ctx, binding, token, eventstore.ValidEventID)
+}
+
+// pageCursorOf reads a page token issued for binding, whose cursor must be
+// valid. A token of a key this instance does not have yet makes it read
+// the keys once more: after a rotation, another instance may sign with the
+// new key first.
+func (f *Function) pageCursorOf(ctx context.Context, binding, token string, valid func(string) bool) (string, error) {
 	signer, err := f.pageTokens(ctx)
 	if err != nil {
 		return "", err
@@ -40,7 +47,7 @@ func (f *Function) pageCursor(ctx context.Context, binding, token string) (strin
 		}
 		cursor, err = signer.Decode(binding, token)
 	}
-	if err != nil || !eventstore.ValidEventID(cursor) {
+	if err != nil || !valid(cursor) {
 		return "", &apierror.Error{Code: apierror.InvalidPageToken, Parameter: "pageToken",
 			Message: "pageToken: not a token issued for this query"}
 	}

@@ -28,6 +28,7 @@ func TestOapiCodegenClient(t *testing.T) {
 	const device = "oapi-codegen-robot"
 	kind := api.EventType("oapi-codegen-door")
 	var id api.EventId
+	var key api.NewApiKeyAnswer
 
 	steps := []struct {
 		name string
@@ -136,6 +137,34 @@ func TestOapiCodegenClient(t *testing.T) {
 			if res.JSON200.Deleted != 2 {
 				t.Errorf("deleted = %d, want 2", res.JSON200.Deleted)
 			}
+		}},
+		{"a device API key of the device is made, its secret shown", func(t *testing.T) {
+			res, err := c.CreateApiKeyWithResponse(ctx, api.NewApiKey{Name: "oapi-codegen door sensor", Scopes: []api.KeyScope{api.Eventsread}, Devices: &[]api.DeviceId{device}})
+			wantStatus(t, res, err, 201)
+			if key = *res.JSON201; !strings.HasPrefix(key.Key, "dek_"+key.Id+"_") || res.HTTPResponse.Header.Get("Cache-Control") != "no-store" {
+				t.Errorf("key = %s, Cache-Control %q: want dek_<id>_<secret>, no-store", res.Body, res.HTTPResponse.Header.Get("Cache-Control"))
+			}
+		}},
+		{"the same client, with the key and the key API's URL, lists the device's events", func(t *testing.T) {
+			withKey := func(_ context.Context, r *http.Request) error {
+				r.Header.Set("X-Api-Key", key.Key)
+				return nil
+			}
+			keyed, err := api.NewClientWithResponses(env(t, "OAPI_CODEGEN_KEYS_URL"), api.WithRequestEditorFn(withKey))
+			must(t, err)
+			res, err := keyed.ListDeviceEventsWithResponse(ctx, device, nil)
+			wantStatus(t, res, err, 200)
+		}},
+		{"the keys are listed without their secrets", func(t *testing.T) {
+			res, err := c.ListApiKeysWithResponse(ctx, nil)
+			wantStatus(t, res, err, 200)
+			if !strings.Contains(string(res.Body), key.Id) || strings.Contains(string(res.Body), key.Secret) {
+				t.Errorf("the listing %s: want key %s, without its secret", res.Body, key.Id)
+			}
+		}},
+		{"the key is revoked", func(t *testing.T) {
+			res, err := c.DeleteApiKeyWithResponse(ctx, key.Id)
+			wantStatus(t, res, err, 204)
 		}},
 		{"a request without a token is API Gateway's 401, in its own shape", func(t *testing.T) {
 			anonymous, err := api.NewClientWithResponses(base)

@@ -7,14 +7,50 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ogen-go/ogen/ogenerrors"
+
 	api "example.com/clients/events/ogen"
 )
 
-// token gives ogen's client the bearer token of the jwt scheme.
+// token gives ogen's client the bearer token of the jwt scheme, for the
+// events API; the document's other schemes, a device key's forms, are the
+// key API's.
 type token string
 
 func (tok token) Jwt(context.Context, api.OperationName) (api.Jwt, error) {
 	return api.Jwt{Token: string(tok)}, nil
+}
+
+func (token) ApiKeyHeader(context.Context, api.OperationName) (api.ApiKeyHeader, error) {
+	return api.ApiKeyHeader{}, ogenerrors.ErrSkipClientSecurity
+}
+
+func (token) BasicKey(context.Context, api.OperationName) (api.BasicKey, error) {
+	return api.BasicKey{}, ogenerrors.ErrSkipClientSecurity
+}
+
+func (token) RawKey(context.Context, api.OperationName) (api.RawKey, error) {
+	return api.RawKey{}, ogenerrors.ErrSkipClientSecurity
+}
+
+// deviceKey gives ogen's client a device API key, as X-Api-Key, for the
+// key API.
+type deviceKey string
+
+func (deviceKey) Jwt(context.Context, api.OperationName) (api.Jwt, error) {
+	return api.Jwt{}, ogenerrors.ErrSkipClientSecurity
+}
+
+func (k deviceKey) ApiKeyHeader(context.Context, api.OperationName) (api.ApiKeyHeader, error) {
+	return api.ApiKeyHeader{APIKey: string(k)}, nil
+}
+
+func (deviceKey) BasicKey(context.Context, api.OperationName) (api.BasicKey, error) {
+	return api.BasicKey{}, ogenerrors.ErrSkipClientSecurity
+}
+
+func (deviceKey) RawKey(context.Context, api.OperationName) (api.RawKey, error) {
+	return api.RawKey{}, ogenerrors.ErrSkipClientSecurity
 }
 
 // TestOgenClient calls every operation of the events API once, in one
@@ -30,6 +66,7 @@ func TestOgenClient(t *testing.T) {
 	const device = api.DeviceId("ogen-robot")
 	kind := api.EventType("ogen-door")
 	var id api.EventId
+	var key api.NewApiKeyAnswer
 
 	steps := []struct {
 		name string
@@ -142,6 +179,34 @@ func TestOgenClient(t *testing.T) {
 			if n := answer[*api.BulkDeleteResult](t, res, err).Deleted; n != 2 {
 				t.Errorf("deleted = %d, want 2", n)
 			}
+		}},
+		{"a device API key of the device is made, its secret shown", func(t *testing.T) {
+			res, err := c.CreateApiKey(ctx, &api.NewApiKey{Name: "ogen door sensor", Scopes: []api.KeyScope{api.KeyScopeEventsRead}, Devices: []api.DeviceId{device}})
+			made := answer[*api.NewApiKeyAnswerHeaders](t, res, err)
+			if key = made.Response; !strings.HasPrefix(key.Key, "dek_"+string(key.ID)+"_") || made.CacheControl != api.CreateApiKeyCreatedCacheControlNoStore {
+				t.Errorf("key %q of id %s, Cache-Control %q: want dek_<id>_<secret>, no-store", key.Key, key.ID, made.CacheControl)
+			}
+		}},
+		{"the same client, with the key and the key API's URL, lists the device's events", func(t *testing.T) {
+			keyed, err := api.NewClient(env(t, "OGEN_KEYS_URL"), deviceKey(key.Key))
+			must(t, err)
+			res, err := keyed.ListDeviceEvents(ctx, api.ListDeviceEventsParams{DeviceId: device})
+			answer[*api.EventList](t, res, err)
+		}},
+		{"the keys are listed without their secrets", func(t *testing.T) {
+			res, err := c.ListApiKeys(ctx, api.ListApiKeysParams{})
+			list := answer[*api.ApiKeyList](t, res, err)
+			found := false
+			for _, k := range list.Keys {
+				found = found || k.ID == key.ID
+			}
+			if !found {
+				t.Errorf("the listing lacks key %s", key.ID)
+			}
+		}},
+		{"the key is revoked", func(t *testing.T) {
+			res, err := c.DeleteApiKey(ctx, api.DeleteApiKeyParams{KeyId: key.ID})
+			answer[*api.DeleteApiKeyNoContent](t, res, err)
 		}},
 		{"a request with an empty token is API Gateway's 401, in its own shape", func(t *testing.T) {
 			anonymous, err := api.NewClient(base, token(""))

@@ -1,0 +1,25 @@
+// Command api-keys is the api-keys Lambda function of the device events
+// API: it makes, lists and revokes device API keys.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/fleetlog/device-events/pkg/function"
+	"github.com/fleetlog/device-events/pkg/routes"
+	"github.com/fleetlog/device-events/pkg/secretkeys"
+	"github.com/fleetlog/device-events/pkg/secretpepper"
+)
+
+func main() {
+	handler, err := function.New(context.Background(), routes.APIKeys, secretkeys.PageTokens, function.WithKeyPepper(secretpepper.FromSecret))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "api-keys:", err)
+		os.Exit(1)
+	}
+	lambda.Start(handler)
+}

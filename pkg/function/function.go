@@ -27,7 +27,7 @@ import (
 // SecretKeys makes the page-token key loader for the Secrets Manager
 // secret arn, with the SDK configuration of the function. Only the
 // functions that page (list-events, delete-event) pass one to New:
-// the Secrets Manager client is then linked into their binaries alone.
+// the loader (pkg/secretkeys) is then linked into their binaries alone.
 type SecretKeys func(cfg aws.Config, arn string) pagetoken.Source
 
 // New builds the Lambda handler of the named function (one of
@@ -56,7 +56,7 @@ func New(ctx context.Context, name string, secretKeys SecretKeys) (func(context.
 	switch {
 	case c.PageTokenSecretARN != "":
 		if secretKeys == nil {
-			return nil, fmt.Errorf("%s is set, but %s is built without a Secrets Manager client", routes.EnvPageTokenSecretARN, name)
+			return nil, fmt.Errorf("%s is set, but %s is built without a page-token key loader", routes.EnvPageTokenSecretARN, name)
 		}
 		if e := Endpoint("SECRETS_MANAGER"); e != "" {
 			awsCfg.BaseEndpoint = aws.String(e)

@@ -23,16 +23,20 @@ const (
 // It is events.APIGatewayV2HTTPRequest with some of its fields overridden
 // (encoding/json decodes a key into the least nested field of its name),
 // for fewer allocations: its maps of strings are stringMaps (the plain
-// way, each entry costs three), and the strings of the request context
-// that API Gateway always sends and nothing reads (the account, stage,
-// domain, time, protocol, source IP and user agent) are checked but not
-// kept. Every other field is the event's own, decoded as ever.
+// way, each entry costs three), the version, route key, method and body
+// jsonStrings, and the strings of the request context that API Gateway
+// always sends and nothing reads (the account, stage, domain, time,
+// protocol, source IP and user agent) are checked but not kept. Every
+// other field is the event's own, decoded as ever.
 type httpAPIEvent struct {
 	events.APIGatewayV2HTTPRequest
-	Headers               stringMap `json:"headers"`
-	QueryStringParameters stringMap `json:"queryStringParameters"`
-	PathParameters        stringMap `json:"pathParameters"`
-	StageVariables        stringMap `json:"stageVariables"`
+	Version               jsonString `json:"version"`
+	RouteKey              jsonString `json:"routeKey"`
+	Body                  jsonString `json:"body"`
+	Headers               stringMap  `json:"headers"`
+	QueryStringParameters stringMap  `json:"queryStringParameters"`
+	PathParameters        stringMap  `json:"pathParameters"`
+	StageVariables        stringMap  `json:"stageVariables"`
 	RequestContext        struct {
 		events.APIGatewayV2HTTPRequestContext
 		RouteKey     nonEmpty `json:"routeKey"` // only whether there is one
@@ -43,9 +47,10 @@ type httpAPIEvent struct {
 		Time         unread   `json:"time"`
 		HTTP         struct {
 			events.APIGatewayV2HTTPRequestContextHTTPDescription
-			Protocol  unread `json:"protocol"`
-			SourceIP  unread `json:"sourceIp"`
-			UserAgent unread `json:"userAgent"`
+			Method    jsonString `json:"method"`
+			Protocol  unread     `json:"protocol"`
+			SourceIP  unread     `json:"sourceIp"`
+			UserAgent unread     `json:"userAgent"`
 		} `json:"http"`
 		Authorizer *struct {
 			events.APIGatewayV2HTTPRequestContextAuthorizerDescription
@@ -73,9 +78,11 @@ func decodeHTTPAPI(payload []byte) (*events.APIGatewayV2HTTPRequest, bool) {
 		return nil, false
 	}
 	e := &p.APIGatewayV2HTTPRequest
+	e.Version, e.RouteKey, e.Body = string(p.Version), string(p.RouteKey), string(p.Body)
 	e.Headers, e.QueryStringParameters, e.PathParameters, e.StageVariables = p.Headers, p.QueryStringParameters, p.PathParameters, p.StageVariables
 	e.RequestContext = rc.APIGatewayV2HTTPRequestContext
 	e.RequestContext.HTTP = rc.HTTP.APIGatewayV2HTTPRequestContextHTTPDescription
+	e.RequestContext.HTTP.Method = string(rc.HTTP.Method)
 	if a := rc.Authorizer; a != nil {
 		e.RequestContext.Authorizer = &a.APIGatewayV2HTTPRequestContextAuthorizerDescription
 		if jwt := a.JWT; jwt != nil {

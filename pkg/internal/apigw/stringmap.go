@@ -3,13 +3,17 @@ package apigw
 import (
 	"encoding/json"
 	"errors"
+	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
+
+	"github.com/fleetlog/device-events/pkg/routes"
 )
 
 // The field types of httpAPIEvent that decode with fewer allocations than
 // encoding/json's reflection. Each agrees with the plain decoding of its
-// field (FuzzHTTPAPIEventDecoding): the same values, and an error where
-// it errs.
+// field (FuzzFieldDecoders, FuzzHTTPAPIEventDecoding): the same values,
+// and an error where it errs.
 
 // stringMap decodes as a map[string]string does. An object of plain
 // strings (no escapes, valid UTF-8) is read here: a string per key and
@@ -115,10 +119,14 @@ func skipSpace(data []byte, i int) int {
 }
 
 // interned are the names (and a few values) of headers, claims and path
-// parameters that API Gateway events commonly carry: decoded without an
+// parameters that API Gateway events commonly carry, the version, methods
+// and route keys of events and the scopes of tokens: decoded without an
 // allocation.
 var interned = func() map[string]string {
-	m := map[string]string{}
+	m := map[string]string{"2.0": "2.0", routes.ScopeRead: routes.ScopeRead, routes.ScopeWrite: routes.ScopeWrite, routes.ScopeDelete: routes.ScopeDelete}
+	for _, r := range routes.All {
+		m[r.Method], m[r.Key()] = r.Method, r.Key()
+	}
 	for _, s := range []string{
 		// headers
 		"accept", "accept-encoding", "authorization", "content-length", "content-type", "host",
@@ -137,10 +145,101 @@ var interned = func() map[string]string {
 }()
 
 func intern(b []byte) string {
-	if s, ok := interned[string(b)]; ok { // no allocation: the conversion is only a key
-		return s
+	if len(b) <= maxInterned {
+		if s, ok := interned[string(b)]; ok { // no allocation: the conversion is only a key
+			return s
+		}
 	}
 	return string(b)
+}
+
+// maxInterned is longer than any interned string: a body is not hashed.
+const maxInterned = 64
+
+// jsonString decodes as a string does: a plain string (no escape) as
+// stringMap reads one, one with the common escapes in one allocation
+// where encoding/json spends two (the body of a JSON request always has
+// some), and anything else by encoding/json.
+type jsonString string
+
+func (s *jsonString) UnmarshalJSON(data []byte) error {
+	switch {
+	case string(data) == "null": // leaves a string as it was
+		return nil
+	case data[0] != '"':
+		return errNotString
+	}
+	if v, _, ok := plainString(data, 0); ok {
+		*s = jsonString(v)
+		return nil
+	}
+	if b, ok := unquote(data[1 : len(data)-1]); ok {
+		*s = jsonString(unsafe.String(unsafe.SliceData(b), len(b))) // b is never written again
+		return nil
+	}
+	var plain string
+	err := json.Unmarshal(data, &plain)
+	*s = jsonString(plain)
+	return err
+}
+
+// unquote unquotes the inside of a JSON string when it is valid UTF-8 and
+// its \u escapes are no surrogates, and reports whether it was; data is
+// valid JSON.
+func unquote(in []byte) ([]byte, bool) {
+	out := make([]byte, 0, len(in))
+	for i := 0; i < len(in); {
+		j := i
+		for j < len(in) && in[j] != '\\' && in[j] < utf8.RuneSelf {
+			j++
+		}
+		out = append(out, in[i:j]...)
+		if i = j; i == len(in) {
+			break
+		}
+		if in[i] >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(in[i:])
+			if r == utf8.RuneError && size == 1 {
+				return nil, false // encoding/json writes U+FFFD
+			}
+			out = append(out, in[i:i+size]...)
+			i += size
+			continue
+		}
+		switch c := in[i+1]; c {
+		case '"', '\\', '/':
+			out = append(out, c)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			var r rune
+			for _, h := range in[i+2 : i+6] {
+				switch {
+				case '0' <= h && h <= '9':
+					r = r<<4 | rune(h-'0')
+				case 'a' <= h && h <= 'f':
+					r = r<<4 | rune(h-'a'+10)
+				default: // 'A' to 'F': valid JSON has nothing else here
+					r = r<<4 | rune(h-'A'+10)
+				}
+			}
+			if utf16.IsSurrogate(r) {
+				return nil, false
+			}
+			out = utf8.AppendRune(out, r)
+			i += 4
+		}
+		i += 2
+	}
+	return out, true
 }
 
 var errNotString = errors.New("apigw: not a JSON string")

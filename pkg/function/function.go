@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,18 +26,29 @@ import (
 )
 
 // SecretKeys makes the page-token key loader for the Secrets Manager
-// secret arn, with the SDK configuration of the function. Only the
-// functions that page (list-events, delete-event) pass one to New:
-// the loader (pkg/secretkeys) is then linked into their binaries alone.
+// secret arn, with the SDK configuration of the function.
 type SecretKeys func(cfg aws.Config, arn string) pagetoken.Source
+
+// Options are what only some functions need, passed in by their mains so
+// that only their binaries link it.
+type Options struct {
+	// PageTokens loads the page-token keys (secretkeys.PageTokens): the
+	// functions that page, list-events and delete-event.
+	PageTokens SecretKeys
+	// Zones loads IANA time zones (zoneinfo.Load): aggregate-events.
+	Zones func(name string) (*time.Location, error)
+}
 
 // New builds the Lambda handler of the named function (one of
 // routes.Functions) from its environment, as main does: the SDK clients
 // once, with timeouts that end a request before Lambda does. Nothing here
 // reaches the network: the page-token secret, if any, is fetched by the
-// first request that needs it. secretKeys may be nil for a function that
-// never pages.
-func New(ctx context.Context, name string, secretKeys SecretKeys) (func(context.Context, json.RawMessage) (any, error), error) {
+// first request that needs it. opts may be nil for a function that needs
+// none.
+func New(ctx context.Context, name string, opts *Options) (func(context.Context, json.RawMessage) (any, error), error) {
+	if opts == nil {
+		opts = &Options{}
+	}
 	c, err := configFromEnv()
 	if err != nil {
 		return nil, err
@@ -51,17 +63,18 @@ func New(ctx context.Context, name string, secretKeys SecretKeys) (func(context.
 	deps := handlers.Deps{
 		Store:  eventstore.New(db, c.Table, eventstore.Options{Retention: c.Retention}),
 		Logger: lambdacontext.NewLogger(),
+		Zones:  opts.Zones,
 		APIs:   c.APIs,
 	}
 	switch {
 	case c.PageTokenSecretARN != "":
-		if secretKeys == nil {
+		if opts.PageTokens == nil {
 			return nil, fmt.Errorf("%s is set, but %s is built without a page-token key loader", routes.EnvPageTokenSecretARN, name)
 		}
 		if e := Endpoint("SECRETS_MANAGER"); e != "" {
 			awsCfg.BaseEndpoint = aws.String(e)
 		}
-		src := secretKeys(awsCfg, c.PageTokenSecretARN)
+		src := opts.PageTokens(awsCfg, c.PageTokenSecretARN)
 		deps.PageTokens, deps.ReloadPageTokens = src.Signer, src.Reload
 	default:
 		// No key configured: tokens are good for this instance only.

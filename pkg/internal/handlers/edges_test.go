@@ -13,6 +13,7 @@ import (
 	"github.com/fleetlog/device-events/pkg/internal/apierror"
 	"github.com/fleetlog/device-events/pkg/internal/apigw"
 	"github.com/fleetlog/device-events/pkg/routes"
+	"github.com/fleetlog/device-events/pkg/zoneinfo"
 )
 
 // edgeReq is an HTTP API request as the JWT authorizer passes it on, with
@@ -55,7 +56,7 @@ func (r edgeReq) payload(t *testing.T) json.RawMessage {
 // must pass, so that the refusal is shown to come from the point tested.
 func TestTheEdgesRefuseWhatTheContractRefuses(t *testing.T) {
 	const api = "a1b2c3d4e5"
-	deps := Deps{Store: eventstore.New(stubDynamoDB{}, "events", eventstore.Options{}), APIs: map[string]routes.API{api: routes.Events, "f6g7h8i9j0": routes.Events, "r1r2r3r4r5": routes.Registry}}
+	deps := Deps{Store: eventstore.New(stubDynamoDB{}, "events", eventstore.Options{}), Zones: zoneinfo.Load, APIs: map[string]routes.API{api: routes.Events, "f6g7h8i9j0": routes.Events, "r1r2r3r4r5": routes.Registry}}
 	list := edgeReq{method: "GET", path: "/devices/d1/events", scope: "events/read", apiID: api}
 	with := func(r edgeReq, f func(*edgeReq)) edgeReq { f(&r); return r }
 	cases := []struct {

@@ -91,7 +91,8 @@ test: deps build-local
 # Fuzz targets as package:Target; go test -fuzz takes one package and one
 # target per run. make test runs each briefly, make fuzz longer.
 FUZZ_TARGETS := internal/body:FuzzDecodePut internal/timestamp:FuzzParse internal/pagetoken:FuzzDecode \
-                eventstore:FuzzMergePatch internal/jsonbody:FuzzCheck internal/jsonbody:FuzzValue internal/handlers:FuzzDecodePatch
+                eventstore:FuzzMergePatch internal/jsonbody:FuzzCheck internal/jsonbody:FuzzValue internal/handlers:FuzzDecodePatch \
+                internal/apigw:FuzzHTTPAPIEventDecoding internal/apigw:FuzzFieldDecoders
 FUZZTIME ?= 2m
 
 # $(call fuzz-each,<time>) fuzzes every target for <time>.

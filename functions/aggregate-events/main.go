@@ -5,16 +5,16 @@ import (
 	"context"
 	"fmt"
 	"os"
-	_ "time/tzdata" // days in any IANA zone, whatever the runtime image ships
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/fleetlog/device-events/pkg/function"
 	"github.com/fleetlog/device-events/pkg/routes"
+	"github.com/fleetlog/device-events/pkg/zoneinfo"
 )
 
 func main() {
-	handler, err := function.New(context.Background(), routes.AggregateEvents, nil)
+	handler, err := function.New(context.Background(), routes.AggregateEvents, &function.Options{Zones: zoneinfo.Load})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "aggregate-events:", err)
 		os.Exit(1)

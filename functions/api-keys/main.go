@@ -16,7 +16,7 @@ import (
 )
 
 func main() {
-	handler, err := function.New(context.Background(), routes.APIKeys, secretkeys.PageTokens, function.WithKeyPepper(secretpepper.FromSecret))
+	handler, err := function.New(context.Background(), routes.APIKeys, &function.Options{PageTokens: secretkeys.PageTokens, KeyPepper: secretpepper.FromSecret})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "api-keys:", err)
 		os.Exit(1)

@@ -14,7 +14,7 @@ import (
 )
 
 func main() {
-	handler, err := function.New(context.Background(), routes.DeleteEvent, secretkeys.PageTokens)
+	handler, err := function.New(context.Background(), routes.DeleteEvent, &function.Options{PageTokens: secretkeys.PageTokens})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "delete-event:", err)
 		os.Exit(1)

@@ -14,7 +14,7 @@ import (
 )
 
 func main() {
-	handler, err := function.New(context.Background(), routes.ListEvents, secretkeys.PageTokens)
+	handler, err := function.New(context.Background(), routes.ListEvents, &function.Options{PageTokens: secretkeys.PageTokens})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "list-events:", err)
 		os.Exit(1)

@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/fleetlog/device-events/pkg/zoneinfo"
 )
 
 // zoneNames lists the zones of Go's time zone database.
@@ -53,7 +55,7 @@ func TestSplitPointsCoverZones(t *testing.T) {
 	quarter := map[int]bool{}
 	var odd []string
 	for _, name := range zoneNames(t) {
-		loc, err := time.LoadLocation(name)
+		loc, err := zoneinfo.Load(name)
 		if err != nil {
 			continue
 		}
@@ -126,7 +128,7 @@ func maxOf(m map[string]int) int {
 
 func TestBucketBoundsFollowLocalDays(t *testing.T) {
 	load := func(name string) *time.Location {
-		loc, err := time.LoadLocation(name)
+		loc, err := zoneinfo.Load(name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -241,7 +243,7 @@ func TestAggregatesEqualABruteForceCountInEveryZone(t *testing.T) {
 	zones := []string{"UTC", "Europe/Amsterdam", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe", "America/St_Johns", "Pacific/Chatham"}
 	for _, qc := range queries {
 		for _, zone := range zones {
-			loc, _ := time.LoadLocation(zone)
+			loc, _ := zoneinfo.Load(zone)
 			for _, iv := range []Interval{Hour, Day} {
 				if iv == Hour && zone != "UTC" {
 					continue
@@ -303,7 +305,7 @@ func TestAggregateRefusesZonesItCannotSplit(t *testing.T) {
 		zone string
 		year int
 	}{{"Africa/Monrovia", 1971}, {"Asia/Singapore", 1980}, {"Pacific/Pitcairn", 1995}} {
-		loc, _ := time.LoadLocation(tc.zone)
+		loc, _ := zoneinfo.Load(tc.zone)
 		_, err := s.Aggregate(context.Background(), AggregateQuery{DeviceID: "d", Interval: Day, Location: loc,
 			From: time.Date(tc.year, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(tc.year, 1, 3, 0, 0, 0, 0, time.UTC)})
 		if !errors.Is(err, ErrUnsupportedZone) {
@@ -402,7 +404,7 @@ func checkCounts(t *testing.T, s *Store, m *model, from, to time.Time, zones []s
 	}
 	for _, shape := range shapes {
 		for _, zone := range zones {
-			loc, _ := time.LoadLocation(zone)
+			loc, _ := zoneinfo.Load(zone)
 			for _, iv := range []Interval{Hour, Day} {
 				if iv == Hour && zone != "UTC" {
 					continue

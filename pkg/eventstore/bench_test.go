@@ -13,6 +13,7 @@ import (
 
 	"github.com/fleetlog/device-events/pkg/dynamodblocal"
 	"github.com/fleetlog/device-events/pkg/dynamodblocal/ddbtest"
+	"github.com/fleetlog/device-events/pkg/zoneinfo"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
@@ -470,7 +471,7 @@ func seedAggregates(b *testing.B, s *Store, c *dynamodb.Client) {
 func BenchmarkAggregate(b *testing.B) {
 	s := seeded(b, "dense", Options{Now: fixedClock(benchNow)}, func(s *Store, c *dynamodb.Client) { seedAggregates(b, s, c) })
 	zone := func(name string) *time.Location {
-		loc, err := time.LoadLocation(name)
+		loc, err := zoneinfo.Load(name)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -30,10 +31,7 @@ import (
 )
 
 // SecretKeys makes the page-token key loader for the Secrets Manager
-// secret arn, with the SDK configuration of the function. Only the
-// functions that page (list-events, delete-event, api-keys) pass one to
-// New: the Secrets Manager client is then linked into their binaries
-// alone.
+// secret arn, with the SDK configuration of the function.
 type SecretKeys func(cfg aws.Config, arn string) pagetoken.Source
 
 // KeyPepper makes the loader of the API keys' pepper in the Secrets
@@ -41,39 +39,39 @@ type SecretKeys func(cfg aws.Config, arn string) pagetoken.Source
 // that hash keys (api-keys, authorize-key).
 type KeyPepper func(cfg aws.Config, arn string) func(context.Context) ([]byte, error)
 
-// Option adds to what New builds a function with.
-type Option func(*options)
-
-type options struct {
-	pepper KeyPepper
+// Options are what only some functions need, passed in by their mains so
+// that only their binaries link it.
+type Options struct {
+	// PageTokens loads the page-token keys (secretkeys.PageTokens): the
+	// functions that page, list-events, delete-event and api-keys.
+	PageTokens SecretKeys
+	// KeyPepper loads the API keys' pepper: api-keys.
+	KeyPepper KeyPepper
+	// Zones loads IANA time zones (zoneinfo.Load): aggregate-events.
+	Zones func(name string) (*time.Location, error)
 }
-
-// WithKeyPepper gives New the pepper loader of a function that makes API
-// keys.
-func WithKeyPepper(p KeyPepper) Option { return func(o *options) { o.pepper = p } }
 
 // New builds the Lambda handler of the named function (one of
 // routes.Functions) from its environment, as main does: the SDK clients
 // once, with timeouts that end a request before Lambda does. Nothing here
 // reaches the network: the page-token secret, if any, is fetched by the
-// first request that needs it, as is the key pepper. secretKeys may be nil
-// for a function that never pages.
-func New(ctx context.Context, name string, secretKeys SecretKeys, opts ...Option) (func(context.Context, json.RawMessage) (any, error), error) {
-	var o options
-	for _, f := range opts {
-		f(&o)
+// first request that needs it, as is the key pepper. opts may be nil for
+// a function that needs none.
+func New(ctx context.Context, name string, opts *Options) (func(context.Context, json.RawMessage) (any, error), error) {
+	if opts == nil {
+		opts = &Options{}
 	}
 	e, err := setup(ctx)
 	if err != nil {
 		return nil, err
 	}
-	deps := handlers.Deps{Store: e.store, Logger: e.logger, APIs: e.c.APIs}
+	deps := handlers.Deps{Store: e.store, Logger: e.logger, Zones: opts.Zones, APIs: e.c.APIs}
 	switch {
 	case e.c.PageTokenSecretARN != "":
-		if secretKeys == nil {
-			return nil, fmt.Errorf("%s is set, but %s is built without a Secrets Manager client", routes.EnvPageTokenSecretARN, name)
+		if opts.PageTokens == nil {
+			return nil, fmt.Errorf("%s is set, but %s is built without a page-token key loader", routes.EnvPageTokenSecretARN, name)
 		}
-		src := secretKeys(e.withSecretsManager(), e.c.PageTokenSecretARN)
+		src := opts.PageTokens(e.withSecretsManager(), e.c.PageTokenSecretARN)
 		deps.PageTokens, deps.ReloadPageTokens = src.Signer, src.Reload
 	default:
 		// No key configured: tokens are good for this instance only.
@@ -85,7 +83,7 @@ func New(ctx context.Context, name string, secretKeys SecretKeys, opts ...Option
 		s, _ := pagetoken.NewSigner(k)
 		deps.PageTokens = func(context.Context) (*pagetoken.Signer, error) { return s, nil }
 	}
-	if deps.KeyPepper, err = e.keyPepper(name, o.pepper); err != nil {
+	if deps.KeyPepper, err = e.keyPepper(name, opts.KeyPepper); err != nil {
 		return nil, err
 	}
 	h, err := handlers.New(name, deps)

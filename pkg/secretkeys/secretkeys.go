@@ -1,7 +1,6 @@
 // Package secretkeys loads the page-token keys from AWS Secrets Manager. It
 // is a package of its own so that only the functions that page (list-events
-// and delete-event) link the Secrets Manager client: their mains pass
-// PageTokens to function.New.
+// and delete-event) link it: their mains pass PageTokens to function.New.
 package secretkeys
 
 import (
@@ -12,8 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/fleetlog/device-events/pkg/internal/pagetoken"
 )
@@ -22,17 +19,15 @@ import (
 // pagetoken.Source: read on first use, not at start, and again every
 // refresh. It has the type of function.SecretKeys.
 func PageTokens(cfg aws.Config, arn string) pagetoken.Source {
-	return &keys{client: secretsmanager.NewFromConfig(cfg), arn: arn, now: time.Now}
+	return &keys{client: newSecretsManager(cfg), arn: arn, now: time.Now}
 }
 
 // keys loads the page-token keys: the current version signs, the previous
 // one still verifies, so tokens issued before a rotation keep working.
 type keys struct {
-	client interface {
-		GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
-	}
-	arn string
-	now func() time.Time
+	client *secretsManager
+	arn    string
+	now    func() time.Time
 
 	mu      sync.Mutex
 	cached  *pagetoken.Signer
@@ -88,15 +83,15 @@ func (k *keys) read(ctx context.Context) (*pagetoken.Signer, error) {
 func (k *keys) fetch(ctx context.Context) (*pagetoken.Signer, string, error) {
 	var values []string
 	for _, stage := range []string{"AWSCURRENT", "AWSPREVIOUS"} {
-		out, err := k.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(k.arn), VersionStage: aws.String(stage)})
-		var nf *types.ResourceNotFoundException
-		if stage == "AWSPREVIOUS" && errors.As(err, &nf) {
-			break
+		v, err := k.client.getSecretString(ctx, k.arn, stage)
+		var ae *apiError
+		if stage == "AWSPREVIOUS" && errors.As(err, &ae) && ae.code == "ResourceNotFoundException" {
+			break // never rotated yet
 		}
 		if err != nil {
 			return nil, "", fmt.Errorf("read %s: %w", stage, err)
 		}
-		values = append(values, aws.ToString(out.SecretString))
+		values = append(values, v)
 	}
 	keys := make([][]byte, len(values))
 	for i, v := range values {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/fleetlog/device-events/pkg/internal/pagetoken"
@@ -29,9 +30,10 @@ const (
 )
 
 // TestPageTokenKeysFromSecretsManager runs the loader the paging functions
-// use against a fake Secrets Manager behind the SDK (so the SDK's own
-// encoding and error decoding run). Each case runs in a synctest bubble:
-// its clock is fake, so passing the refresh interval takes no time.
+// use against a fake Secrets Manager behind its HTTP client (so its
+// encoding, signing and error decoding run; infra/local/awslocal checks
+// the signatures). Each case runs in a synctest bubble: its clock is fake,
+// so passing the refresh interval takes no time.
 func TestPageTokenKeysFromSecretsManager(t *testing.T) {
 	cases := []struct {
 		name string
@@ -153,21 +155,28 @@ func mustSigner(t *testing.T, src pagetoken.Source) *pagetoken.Signer {
 type failure string
 
 const (
-	failNone   failure = ""
-	failDown   failure = "unreachable"
-	failDenied failure = "access denied"
+	failNone      failure = ""
+	failDown      failure = "unreachable"
+	failDenied    failure = "access denied"
+	failThrottled failure = "throttling"
+	failInternal  failure = "internal error"
 )
 
 var errSecretsManagerDown = errors.New("dial tcp: connect: connection refused")
 
 // fakeSecretsManager answers GetSecretValue as Secrets Manager does, from
-// the versions staged in stages, in the process: it is the SDK's HTTP
-// client, so the SDK's own encoding and error decoding run.
+// the versions staged in stages, in the process: it is the loader's HTTP
+// client.
 type fakeSecretsManager struct {
 	arn    string
 	stages map[string]string // staging label -> secret string
 	fail   failure
-	calls  int
+	// next, when not empty, fail the next calls in turn, before fail.
+	next []failure
+	// errorTypeHeader names the error in X-Amzn-ErrorType only, as some
+	// AWS front ends do, rather than in the body's __type.
+	errorTypeHeader bool
+	calls           int
 }
 
 // rotate stages a new key as Secrets Manager's rotation does: the new
@@ -184,11 +193,22 @@ func (f *fakeSecretsManager) config() aws.Config {
 
 func (f *fakeSecretsManager) Do(r *http.Request) (*http.Response, error) {
 	f.calls++
-	switch f.fail {
+	fail := f.fail
+	if len(f.next) > 0 {
+		fail, f.next = f.next[0], f.next[1:]
+	}
+	switch fail {
 	case failDown:
 		return nil, errSecretsManagerDown
 	case failDenied:
 		return f.answer(r, http.StatusBadRequest, map[string]string{"__type": "AccessDeniedException", "message": "not authorized to perform secretsmanager:GetSecretValue"})
+	case failThrottled:
+		return f.answer(r, http.StatusBadRequest, map[string]string{"__type": "ThrottlingException", "message": "Rate exceeded"})
+	case failInternal:
+		return f.answer(r, http.StatusInternalServerError, map[string]string{"__type": "InternalServiceError", "message": "internal error"})
+	}
+	if r.Header.Get("Authorization") == "" || r.Header.Get("X-Amz-Date") == "" || r.Header.Get("Content-Type") != "application/x-amz-json-1.1" {
+		return f.answer(r, http.StatusBadRequest, map[string]string{"__type": "IncompleteSignature", "message": "unsigned request"})
 	}
 	if got := r.Header.Get("X-Amz-Target"); got != "secretsmanager.GetSecretValue" {
 		return f.answer(r, http.StatusBadRequest, map[string]string{"__type": "InvalidRequestException", "message": "unexpected " + got})
@@ -199,8 +219,13 @@ func (f *fakeSecretsManager) Do(r *http.Request) (*http.Response, error) {
 	}
 	v, ok := f.stages[in.VersionStage]
 	if !ok {
-		return f.answer(r, http.StatusBadRequest, map[string]string{"__type": "ResourceNotFoundException",
-			"message": "Secrets Manager can't find the specified secret value for staging label: " + in.VersionStage})
+		msg := "Secrets Manager can't find the specified secret value for staging label: " + in.VersionStage
+		if f.errorTypeHeader {
+			resp, err := f.answer(r, http.StatusBadRequest, map[string]string{"message": msg})
+			resp.Header.Set("X-Amzn-ErrorType", "ResourceNotFoundException:http://internal.amazon.com/coral/com.amazonaws.secretsmanager/")
+			return resp, err
+		}
+		return f.answer(r, http.StatusBadRequest, map[string]string{"__type": "ResourceNotFoundException", "message": msg})
 	}
 	return f.answer(r, http.StatusOK, map[string]any{"ARN": f.arn, "Name": "page-token-key", "SecretString": v,
 		"VersionId": in.VersionStage + "-version", "VersionStages": []string{in.VersionStage}})
@@ -212,4 +237,67 @@ func (f *fakeSecretsManager) answer(r *http.Request, status int, body any) (*htt
 		Header:  http.Header{"Content-Type": {"application/x-amz-json-1.1"}},
 		Body:    io.NopCloser(bytes.NewReader(b)),
 		Request: r, ContentLength: int64(len(b))}, nil
+}
+
+// TestRetriesAsTheSDK: with the retryer the functions give their SDK
+// clients (three attempts), throttling, server and connection errors are
+// tried again, and nothing else is.
+func TestRetriesAsTheSDK(t *testing.T) {
+	cases := []struct {
+		name      string
+		next      []failure
+		fail      failure
+		wantCalls int
+		wantErr   bool
+	}{
+		{name: "throttling twice, then the keys", next: []failure{failThrottled, failThrottled}, wantCalls: 4},
+		{name: "a server error, then the keys", next: []failure{failInternal}, wantCalls: 3},
+		{name: "a connection refused, then the keys", next: []failure{failDown}, wantCalls: 3},
+		{name: "server errors at every attempt fail after three", fail: failInternal, wantCalls: 3, wantErr: true},
+		{name: "access denied is not tried again", fail: failDenied, wantCalls: 1, wantErr: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				sm := &fakeSecretsManager{arn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:page-token-key-AbCdEf",
+					stages: map[string]string{"AWSCURRENT": keyBefore}, next: tc.next, fail: tc.fail}
+				cfg := sm.config()
+				cfg.Retryer = func() aws.Retryer {
+					return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 3; o.MaxBackoff = 500 * time.Millisecond })
+				}
+				_, err := PageTokens(cfg, sm.arn).Signer(t.Context())
+				if (err != nil) != tc.wantErr || sm.calls != tc.wantCalls {
+					t.Fatalf("got error %v after %d calls, want an error %v after %d (AWSCURRENT, then AWSPREVIOUS when it worked)", err, sm.calls, tc.wantErr, tc.wantCalls)
+				}
+			})
+		})
+	}
+}
+
+func TestAMissingPreviousVersionNamedInTheHeaderIsNoRotationYet(t *testing.T) {
+	sm := &fakeSecretsManager{arn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:page-token-key-AbCdEf",
+		stages: map[string]string{"AWSCURRENT": keyBefore}, errorTypeHeader: true}
+	if _, err := PageTokens(sm.config(), sm.arn).Signer(t.Context()); err != nil {
+		t.Fatalf("got %v, want the current key alone", err)
+	}
+}
+
+func TestEndpoints(t *testing.T) {
+	for _, tc := range []struct {
+		name, region, base, want string
+	}{
+		{"a region's own endpoint", "eu-west-1", "", "https://secretsmanager.eu-west-1.amazonaws.com"},
+		{"a China region's endpoint", "cn-north-1", "", "https://secretsmanager.cn-north-1.amazonaws.com.cn"},
+		{"AWS_ENDPOINT_URL_SECRETS_MANAGER over the region's", "eu-west-1", "http://127.0.0.1:4566", "http://127.0.0.1:4566"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := aws.Config{Region: tc.region}
+			if tc.base != "" {
+				cfg.BaseEndpoint = aws.String(tc.base)
+			}
+			if got := newSecretsManager(cfg).endpoint; got != tc.want {
+				t.Fatalf("got %s, want %s", got, tc.want)
+			}
+		})
+	}
 }

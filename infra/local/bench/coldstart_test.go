@@ -37,6 +37,16 @@ import (
 // DynamoDB call). DynamoDB and Secrets Manager are a stub on loopback
 // (stubAWS) answering in the services' form; nothing else is reachable.
 //
+// A third baseline is each function's own: hellosdk making the calls the
+// function's first request makes (testdata/hellosdkcalls), recorded by the
+// stub on a cold start of the function before the rounds and made again
+// with the same request bodies, so that the stub answers the same and the
+// SDK decodes the same answers; the stub checks that each of its runs made
+// them all. A function's time over it (<fn>/hellosdk-same-calls) is what
+// the function adds to the SDK doing its calls: its packages' init, its
+// handler's work, tracing. The calls are made one after another, as the
+// functions' first requests make them (<fn>-sdk-calls counts them).
+//
 // The binaries take turns, each starting every round one place later, at
 // least minRuns rounds. The figures are medians: a function's time over
 // hellosdk's (<fn>/hellosdk, and the largest as max/hellosdk), put-event's
@@ -47,15 +57,31 @@ import (
 // (<name>-cpu-ms, steadier than times on a busy machine) follow.
 func BenchmarkColdStart(b *testing.B) {
 	bins := buildOnce(b)
-	stub := httptest.NewServer(stubAWS())
+	recorder := stubAWS()
+	stub := httptest.NewServer(recorder)
 	defer stub.Close()
 	invokes := firstInvokes()
 	names := []string{hello, hellosdk}
+	bin := map[string]string{hello: filepath.Join(bins, hello), hellosdk: filepath.Join(bins, hellosdk)}
+	env := map[string][]string{hello: functionEnv(hello, stub.URL), hellosdk: functionEnv(hellosdk, stub.URL)}
+	calls := map[string][]recordedCall{}
 	for _, fn := range routes.Functions {
 		if _, ok := invokes[fn]; !ok {
 			b.Fatalf("no first invoke for %s in firstInvokes", fn)
 		}
 		names = append(names, fn)
+		bin[fn], env[fn] = filepath.Join(bins, fn), functionEnv(fn, stub.URL)
+		recorder.take()
+		coldStart(b, bin[fn], env[fn], invokes[fn], true)
+		calls[fn] = recorder.take()
+		recorded, err := json.Marshal(calls[fn])
+		if err != nil {
+			b.Fatal(err)
+		}
+		floor := sameCalls(fn)
+		names = append(names, floor)
+		bin[floor] = filepath.Join(bins, hellosdkcalls)
+		env[floor] = append(functionEnv(hellosdk, stub.URL), "HELLOSDK_CALLS="+string(recorded))
 	}
 	runs := max(b.N, minRuns)
 	times, inits, cpus := map[string][]time.Duration{}, map[string][]time.Duration{}, map[string][]time.Duration{}
@@ -64,8 +90,21 @@ func BenchmarkColdStart(b *testing.B) {
 	for i := range runs {
 		for j := range names {
 			name := names[(i+j)%len(names)]
-			env := functionEnv(name, stub.URL)
-			r := coldStart(b, filepath.Join(bins, name), env, invokes[name], name != hello && name != hellosdk)
+			_, traced := invokes[name] // the functions, not the baselines
+			recorder.take()
+			r := coldStart(b, bin[name], env[name], invokes[name], traced)
+			if fn, ok := strings.CutPrefix(name, sameCalls("")); ok {
+				made := recorder.take()
+				if got, want := targets(made), targets(calls[fn]); !slices.Equal(got, want) {
+					for _, c := range made {
+						b.Logf("DEBUG %s %s", c.Target, c.Body)
+					}
+					for _, c := range calls[fn] {
+						b.Logf("DEBUG want %s %s", c.Target, c.Body)
+					}
+					b.Fatalf("%s made the calls %v, want %v", name, got, want)
+				}
+			}
 			times[name] = append(times[name], r.answered)
 			inits[name] = append(inits[name], r.init)
 			cpus[name] = append(cpus[name], r.cpu)
@@ -81,18 +120,38 @@ func BenchmarkColdStart(b *testing.B) {
 		b.ReportMetric(float64(medianOf(cpus[name]))/1e6, name+"-cpu-ms")
 		b.ReportMetric(float64(medianOf(peaks[name])), name+"-peak-rss-B")
 	}
-	var worst float64
+	var worst, worstSame float64
 	var worstPeak int64
 	for _, fn := range routes.Functions {
 		r := float64(median[fn]) / float64(median[hellosdk])
 		b.ReportMetric(r, fn+"/hellosdk")
 		worst = max(worst, r)
+		same := float64(median[fn]) / float64(median[sameCalls(fn)])
+		b.ReportMetric(same, fn+"/hellosdk-same-calls")
+		worstSame = max(worstSame, same)
+		b.ReportMetric(float64(len(calls[fn])), fn+"-sdk-calls")
 		worstPeak = max(worstPeak, medianOf(peaks[fn]))
 	}
 	b.ReportMetric(worst, "max/hellosdk")
+	b.ReportMetric(worstSame, "max/hellosdk-same-calls")
 	b.ReportMetric(float64(worstPeak), "max-peak-rss-B")
 	b.ReportMetric(float64(median[routes.PutEvent])/float64(median[hello]), "ratio")
 	b.ReportMetric(float64(median[hellosdk])/float64(median[hello]), "sdk-ratio")
+}
+
+// sameCalls names the baseline of function fn: hellosdkcalls making fn's
+// calls.
+func sameCalls(fn string) string { return "hellosdk-calls-of-" + fn }
+
+// targets are the operations of calls, sorted: the functions make some
+// calls side by side.
+func targets(calls []recordedCall) []string {
+	out := make([]string, len(calls))
+	for i, c := range calls {
+		out[i] = c.Target
+	}
+	slices.Sort(out)
+	return out
 }
 
 // minRuns is the least number of cold starts of each binary.
@@ -100,8 +159,9 @@ const minRuns = 21
 
 // The baselines' names, beside the functions'.
 const (
-	hello    = "hello"
-	hellosdk = "hellosdk"
+	hello         = "hello"
+	hellosdk      = "hellosdk"
+	hellosdkcalls = "hellosdkcalls"
 )
 
 // functionEnv is the environment Lambda and the stack give function fn
@@ -153,7 +213,7 @@ var (
 				return "", err
 			}
 		}
-		for name, pkg := range map[string]string{hello: helloPackage, hellosdk: hellosdkPackage} {
+		for name, pkg := range map[string]string{hello: helloPackage, hellosdk: hellosdkPackage, hellosdkcalls: hellosdkcallsPackage} {
 			if err := buildPackage(ctx, root, pkg, bootstrap.HostArch, filepath.Join(dir, name)); err != nil {
 				return "", err
 			}

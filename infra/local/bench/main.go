@@ -50,10 +50,12 @@ func main() {
 }
 
 // The baselines of the cold-start benchmark (coldstart_test.go): hello
-// world, and hello world with the SDK's DynamoDB client making one call.
+// world, hello world with the SDK's DynamoDB client making one call, and
+// making the calls of a function's first request.
 const (
-	helloPackage    = "./infra/local/bench/testdata/hello"
-	hellosdkPackage = "./infra/local/bench/testdata/hellosdk"
+	helloPackage         = "./infra/local/bench/testdata/hello"
+	hellosdkPackage      = "./infra/local/bench/testdata/hellosdk"
+	hellosdkcallsPackage = "./infra/local/bench/testdata/hellosdkcalls"
 )
 
 // buildPackage builds the main package pkg of the module rooted at root
@@ -191,6 +193,7 @@ var extra = []line{
 	{"e2e.put.api_per_s", metric{"BenchmarkPutOverhead", "api-puts/s"}},
 	{"e2e.put.sdk_per_s", metric{"BenchmarkPutOverhead", "sdk-puts/s"}},
 	{"handler.put.bytes_per_op", metric{"BenchmarkPutHandler", "B/op"}},
+	{"coldstart.ratio_vs_hellosdk_same_calls", metric{"BenchmarkColdStart", "max/hellosdk-same-calls"}},
 	{"coldstart.put_event_ms", metric{"BenchmarkColdStart", "put-event-ms"}},
 	{"coldstart.hello_ms", metric{"BenchmarkColdStart", "hello-ms"}},
 	{"coldstart.hellosdk_ms", metric{"BenchmarkColdStart", "hellosdk-ms"}},
@@ -208,6 +211,14 @@ func perFunction(fn string) []line {
 	return []line{
 		{"coldstart." + fn + ".ratio_vs_hellosdk", metric{"BenchmarkColdStart", fn + "/hellosdk"}},
 		{"coldstart." + fn + ".peak_rss_bytes", metric{"BenchmarkColdStart", fn + "-peak-rss-B"}},
+	}
+}
+
+// perFunctionExtra follow a function's lines, when its benchmark has them.
+func perFunctionExtra(fn string) []line {
+	return []line{
+		{"coldstart." + fn + ".ratio_vs_hellosdk_same_calls", metric{"BenchmarkColdStart", fn + "/hellosdk-same-calls"}},
+		{"coldstart." + fn + ".sdk_calls", metric{"BenchmarkColdStart", fn + "-sdk-calls"}},
 	}
 }
 
@@ -260,6 +271,11 @@ func summary(w io.Writer, binDir string, hellosdk int64, files []string) error {
 				missing = append(missing, fmt.Sprintf("%s (%s %s)", l.key, l.from.bench, l.from.unit))
 			}
 			fnLines = append(fnLines, l.key+" "+v)
+		}
+		for _, l := range perFunctionExtra(fn) {
+			if v, ok := metrics[l.from]; ok {
+				fnLines = append(fnLines, l.key+" "+v)
+			}
 		}
 	}
 	if len(missing) > 0 {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -29,21 +30,32 @@ import (
 //
 // Answers are encoded once per distinct request and kept, so that the
 // stub's own work (a page of a hundred events) is not counted in the
-// functions' times after the first round.
-func stubAWS() http.Handler {
-	var mu sync.Mutex
+// functions' times after the first round. Every call is recorded, for
+// take.
+func stubAWS() *stub {
+	s := &stub{}
 	answers := map[string][]byte{}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, err := io.ReadAll(r.Body)
 		var in stubRequest
-		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		if err == nil {
+			err = json.Unmarshal(raw, &in)
+		}
+		if err != nil {
 			stubError(w, "SerializationException", err.Error())
 			return
 		}
 		target := r.Header.Get("X-Amz-Target")
 		key := fmt.Sprint(target, in) // fmt prints maps sorted
-		mu.Lock()
+		s.mu.Lock()
+		if attempt := r.Header.Get("Amz-Sdk-Request"); attempt == "" || strings.HasPrefix(attempt, "attempt=1;") {
+			// A retry is the same call again: the SDK retries one that
+			// loses its connection while reading the answer (a race in
+			// the transport, aws/aws-sdk-go-v2#2935), here as in AWS.
+			s.calls = append(s.calls, recordedCall{Target: target, Body: raw})
+		}
 		body, ok := answers[key]
-		mu.Unlock()
+		s.mu.Unlock()
 		if !ok {
 			out, err := stubAnswer(target, in)
 			if err != nil {
@@ -51,14 +63,38 @@ func stubAWS() http.Handler {
 				return
 			}
 			body, _ = json.Marshal(out)
-			mu.Lock()
+			s.mu.Lock()
 			answers[key] = body
-			mu.Unlock()
+			s.mu.Unlock()
 		}
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 		w.Header().Set("X-Amzn-Requestid", "stub")
 		_, _ = w.Write(body)
 	})
+	return s
+}
+
+// stub is stubAWS's handler and what it recorded.
+type stub struct {
+	http.Handler
+	mu    sync.Mutex
+	calls []recordedCall
+}
+
+// recordedCall is one call the stub answered: what testdata/hellosdkcalls
+// makes again (HELLOSDK_CALLS).
+type recordedCall struct {
+	Target string `json:"target"`
+	Body   []byte `json:"body"`
+}
+
+// take returns the calls answered since the last take.
+func (s *stub) take() []recordedCall {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	calls := s.calls
+	s.calls = nil
+	return calls
 }
 
 // stubAnswer is the answer to one request.

@@ -79,7 +79,7 @@ func BenchmarkPutOverhead(b *testing.B) {
 	// The bare calls take the path the function's take: put-event's role,
 	// through the local AWS endpoint (its signature and IAM checks) to
 	// DynamoDB Local.
-	role := awslocal.PrincipalFor(routes.PutEvent, routes.Permissions[routes.PutEvent], st.Table, devstack.PageTokenSecretARN, devstack.Region, devstack.AccountID)
+	role := awslocal.PrincipalFor(routes.PutEvent, routes.Permissions[routes.PutEvent], awslocal.Resources{Table: st.Table}, devstack.Region, devstack.AccountID)
 	b.Setenv("AWS_ACCESS_KEY_ID", role.AccessKeyID)
 	b.Setenv("AWS_SECRET_ACCESS_KEY", role.SecretAccessKey)
 	b.Setenv("AWS_SESSION_TOKEN", "")

@@ -71,8 +71,8 @@ func (f *Function) aggregate(ctx context.Context, r *apigw.Request, device strin
 	case tzGiven && q.Interval != eventstore.Day:
 		return apigw.Response{}, invalidParam("tz", "only with interval=day")
 	case tzGiven:
-		loc, lerr := time.LoadLocation(tzName)
-		if lerr != nil || tzName == "Local" || strings.HasPrefix(tzName, "/") {
+		loc, lerr := f.deps.Zones(tzName) // the database's names only: not Local, no path
+		if lerr != nil {
 			return apigw.Response{}, invalidParam("tz", "not an IANA time zone such as Europe/Stockholm")
 		}
 		q.Location = loc

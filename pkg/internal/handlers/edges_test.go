@@ -13,6 +13,7 @@ import (
 	"github.com/fleetlog/device-events/pkg/internal/apierror"
 	"github.com/fleetlog/device-events/pkg/internal/apigw"
 	"github.com/fleetlog/device-events/pkg/routes"
+	"github.com/fleetlog/device-events/pkg/zoneinfo"
 )
 
 // edgeReq is an HTTP API request as the JWT authorizer passes it on (or,
@@ -65,7 +66,7 @@ func (r edgeReq) payload(t *testing.T) json.RawMessage {
 func TestTheEdgesRefuseWhatTheContractRefuses(t *testing.T) {
 	const api = "a1b2c3d4e5"
 	const keysAPI = "k1k2k3k4k5"
-	deps := Deps{Store: eventstore.New(stubDynamoDB{}, "events", eventstore.Options{}), APIs: map[string]routes.API{api: routes.Events, "f6g7h8i9j0": routes.Events, "r1r2r3r4r5": routes.Registry, keysAPI: routes.Keys}}
+	deps := Deps{Store: eventstore.New(stubDynamoDB{}, "events", eventstore.Options{}), Zones: zoneinfo.Load, APIs: map[string]routes.API{api: routes.Events, "f6g7h8i9j0": routes.Events, "r1r2r3r4r5": routes.Registry, keysAPI: routes.Keys}}
 	list := edgeReq{method: "GET", path: "/devices/d1/events", scope: "events/read", apiID: api}
 	with := func(r edgeReq, f func(*edgeReq)) edgeReq { f(&r); return r }
 	cases := []struct {

@@ -39,6 +39,10 @@ type Deps struct {
 	// with a key PageTokens' signer lacks (another instance rotated first).
 	ReloadPageTokens func(ctx context.Context) (*pagetoken.Signer, error)
 	Logger           *slog.Logger
+	// Zones loads the IANA time zone of a name, for the aggregates' tz
+	// (zoneinfo.Load); required by a function that serves them, so that
+	// no zone is read from wherever the system keeps them.
+	Zones func(name string) (*time.Location, error)
 	// APIs maps the ids of the API Gateway APIs allowed to send requests
 	// to which API each is: an event whose requestContext.apiId is another,
 	// or that names a route of another API, did not come through the
@@ -104,6 +108,11 @@ func build(name string, rs []routes.Route, deps Deps) (*Function, error) {
 	}
 	if len(f.handlers) == 0 {
 		return nil, fmt.Errorf("handlers: unknown function %q", name)
+	}
+	_, device := f.handlers[routes.OpAggregateDeviceEvents]
+	_, fleet := f.handlers[routes.OpAggregateEvents]
+	if (device || fleet) && deps.Zones == nil {
+		return nil, fmt.Errorf("handlers: %s serves aggregates, but has no Zones to read their tz", name)
 	}
 	return f, nil
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/fleetlog/device-events/pkg/routes"
+	"github.com/fleetlog/device-events/pkg/zoneinfo"
 )
 
 // TestEachRouteFindsItsHandlerThroughItsOperation: every function of the
@@ -16,7 +17,7 @@ func TestEachRouteFindsItsHandlerThroughItsOperation(t *testing.T) {
 			continue // serves no route: pkg/internal/apikeys
 		}
 		t.Run(name+" builds with a handler for each of its routes", func(t *testing.T) {
-			f, err := New(name, Deps{})
+			f, err := New(name, Deps{Zones: zoneinfo.Load})
 			if err != nil {
 				t.Fatalf("New(%s): %v, want a function", name, err)
 			}
@@ -32,6 +33,11 @@ func TestEachRouteFindsItsHandlerThroughItsOperation(t *testing.T) {
 		_, err := build(routes.ListEvents, append(routes.ForFunction(routes.ListEvents), unknown), Deps{})
 		if err == nil || !strings.Contains(err.Error(), "listGadgets") {
 			t.Fatalf("build with an unknown operation: %v, want an error naming listGadgets", err)
+		}
+	})
+	t.Run("a function that serves aggregates fails the build without zones", func(t *testing.T) {
+		if _, err := New(routes.AggregateEvents, Deps{}); err == nil || !strings.Contains(err.Error(), "Zones") {
+			t.Fatalf("New(aggregate-events) without zones: %v, want an error naming Zones", err)
 		}
 	})
 	t.Run("a function the route table does not know fails the build", func(t *testing.T) {

@@ -52,12 +52,12 @@ func (f *Function) putEvents(ctx context.Context, r *apigw.Request) (apigw.Respo
 			status = http.StatusCreated
 		}
 	}
-	b, err := answer(res)
+	b, location, err := answer(res)
 	if err != nil {
 		return apigw.Response{}, err
 	}
 	resp := apigw.Response{Status: status, Headers: map[string]string{"Content-Type": "application/json"}, Body: b}
-	resp.Headers["Location"] = selfPath(res.Events[0].DeviceID, res.Events[0].ID)
+	resp.Headers["Location"] = location
 	if len(res.Events) == 1 {
 		resp.Headers["ETag"] = etag(res.Events[0].Version)
 	}
@@ -104,18 +104,21 @@ func (f *Function) put(ctx context.Context, r *apigw.Request, device string) (ev
 }
 
 // answer writes the put answer: the events whole, or abridged when that
-// would pass maxPutAnswer.
-func answer(res eventstore.PutResult) (json.RawMessage, error) {
+// would pass maxPutAnswer. location is the first event's path, an HTTP
+// answer's Location.
+func answer(res eventstore.PutResult) (b json.RawMessage, location string, err error) {
 	a := putAnswer{Message: addedMessage(res), Events: renderAll(res.Events, false)}
-	b, err := jsonbody.Marshal(a)
+	location = a.Events[0].Self
+	b, err = jsonbody.Marshal(a)
 	if err != nil || len(b) <= maxPutAnswer {
-		return b, err
+		return b, location, err
 	}
 	for i := range a.Events {
 		a.Events[i].Data, a.Events[i].Text = nil, ""
 	}
 	a.Abridged = true
-	return jsonbody.Marshal(a)
+	b, err = jsonbody.Marshal(a)
+	return b, location, err
 }
 
 // addedMessage is the registry's message of a put: "Successfully added
@@ -157,7 +160,7 @@ func (f *Function) putDirect(ctx context.Context, payload []byte) (json.RawMessa
 	if e != nil {
 		return nil, e
 	}
-	b, err := answer(res)
+	b, _, err := answer(res)
 	if err != nil {
 		return nil, &apierror.Error{Code: apierror.Internal, Message: apierror.InternalMessage}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/fleetlog/device-events/pkg/internal/apigw"
 	"github.com/fleetlog/device-events/pkg/internal/pagetoken"
 	"github.com/fleetlog/device-events/pkg/routes"
+	"github.com/fleetlog/device-events/pkg/zoneinfo"
 )
 
 func TestIfMatchReadsETags(t *testing.T) {
@@ -28,7 +29,7 @@ func TestIfMatchReadsETags(t *testing.T) {
 
 func TestAggregateRangesDefaultToTheLastBuckets(t *testing.T) {
 	now := time.Date(2026, 11, 22, 10, 15, 0, 0, time.UTC)
-	kolkata, _ := time.LoadLocation("Asia/Kolkata")
+	kolkata, _ := zoneinfo.Load("Asia/Kolkata")
 	cases := []struct {
 		name     string
 		q        eventstore.AggregateQuery

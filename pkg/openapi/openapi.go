@@ -9,7 +9,7 @@ package openapi
 import (
 	"bytes"
 	"context"
-	_ "embed"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +32,10 @@ var (
 	eventsYAML []byte
 	//go:embed registry.yaml
 	registryYAML []byte
+	// dialects/<dialect>.yaml documents the routes of one dialect
+	// (routes.Dialect) on the key API, under the dialect's tag.
+	//go:embed dialects
+	dialectsFS embed.FS
 )
 
 // Spec is the OpenAPI document of one API.
@@ -75,6 +79,31 @@ func For(api routes.API) *Spec {
 		return Registry
 	}
 	return Events
+}
+
+// dialectSpecs are the documents of the dialects that have one.
+var dialectSpecs = func() map[routes.Dialect]*Spec {
+	out := map[routes.Dialect]*Spec{}
+	for _, d := range routes.Dialects {
+		name := "dialects/" + string(d) + ".yaml"
+		if b, err := dialectsFS.ReadFile(name); err == nil {
+			// A dialect's unknown paths are the key API's: API Gateway's 404.
+			out[d] = newSpec(name, b, "NotFound", http.StatusNotFound)
+		}
+	}
+	return out
+}()
+
+// ForDialect returns the document of a dialect's routes, nil if it has
+// none.
+func ForDialect(d routes.Dialect) *Spec { return dialectSpecs[d] }
+
+// ForRoute returns the document of a route: its dialect's, or its API's.
+func ForRoute(r routes.Route) *Spec {
+	if r.Dialect != "" {
+		return ForDialect(r.Dialect)
+	}
+	return For(r.API)
 }
 
 // JSON returns the document as JSON, to serve at /openapi.json. The caller

@@ -66,6 +66,9 @@ func TestTheDocumentsAgreeWithTheRouteTable(t *testing.T) {
 		}
 		t.Run(string(api)+": every route is an operation with the route's security", func(t *testing.T) {
 			for _, r := range routes.ForAPI(api) {
+				if r.Dialect != "" {
+					continue // in its dialect's document
+				}
 				item := doc.Paths.Value(r.Path)
 				if item == nil {
 					t.Errorf("%s: no path %s in %s", r.Key(), r.Path, spec.name)
@@ -96,6 +99,9 @@ func TestTheDocumentsAgreeWithTheRouteTable(t *testing.T) {
 		})
 		t.Run(string(api)+": every route's Op is its operation's operationId", func(t *testing.T) {
 			for _, r := range routes.ForAPI(api) {
+				if r.Dialect != "" {
+					continue // in its dialect's document
+				}
 				item := doc.Paths.Value(r.Path)
 				if item == nil || item.GetOperation(r.Method) == nil {
 					continue // reported above
@@ -116,11 +122,51 @@ func TestTheDocumentsAgreeWithTheRouteTable(t *testing.T) {
 					}
 					found := false
 					for _, a := range routes.APIs {
-						_, ok := routes.ByKey(a, method+" "+path)
-						found = found || (ok && For(a) == spec)
+						r, ok := routes.ByKey(a, method+" "+path)
+						found = found || (ok && r.Dialect == "" && For(a) == spec)
 					}
 					if !found {
 						t.Errorf("%s %s is in %s but not among the routes of the APIs it documents", method, path, spec.name)
+					}
+				}
+			}
+		})
+	}
+	for _, d := range routes.Dialects {
+		rs := routes.ForDialect(d)
+		if len(rs) == 0 {
+			continue
+		}
+		t.Run(string(d)+": the dialect's document has every route of the dialect, and only them", func(t *testing.T) {
+			spec := ForDialect(d)
+			if spec == nil {
+				t.Fatalf("no pkg/openapi/dialects/%s.yaml for its %d routes", d, len(rs))
+			}
+			doc, err := spec.Load(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rs {
+				if r.API != routes.Keys {
+					t.Errorf("%s: on API %s, want the key API", r.Key(), r.API)
+				}
+				item := doc.Paths.Value(r.Path)
+				if item == nil || item.GetOperation(r.Method) == nil {
+					t.Errorf("%s: no operation in %s", r.Key(), spec.name)
+					continue
+				}
+				op := item.GetOperation(r.Method)
+				if op.OperationID != string(r.Op) {
+					t.Errorf("%s: operationId %q, want the route's Op %q", r.Key(), op.OperationID, r.Op)
+				}
+				if !slices.Contains(op.Tags, string(d)) {
+					t.Errorf("%s: tags %v, want the dialect's tag %s", r.Key(), op.Tags, d)
+				}
+			}
+			for path, item := range doc.Paths.Map() {
+				for method := range item.Operations() {
+					if r, ok := routes.ByKey(routes.Keys, method+" "+path); !ok || r.Dialect != d {
+						t.Errorf("%s %s is in %s but is not a route of %s", method, path, spec.name, d)
 					}
 				}
 			}

@@ -125,6 +125,37 @@ type Route struct {
 	// Fleet routes act across devices: tokens and keys restricted to some
 	// devices may not call them.
 	Fleet bool
+	// Dialect is the other system whose clients the route serves (its
+	// paths, parameters, shapes and errors), "" for the native API and the
+	// registry's.
+	Dialect Dialect
+}
+
+// Dialect is another event API whose clients this service serves
+// unchanged but for their base URL and credential: its routes are on the
+// key API, its request and answer mapping in pkg/internal/dialects.
+type Dialect string
+
+// The dialects.
+const (
+	Lhings     Dialect = "lhings"
+	Cumulocity Dialect = "cumulocity"
+	Losant     Dialect = "losant"
+	Droplit    Dialect = "droplit"
+)
+
+// Dialects lists the dialects, in a stable order.
+var Dialects = []Dialect{Lhings, Cumulocity, Losant, Droplit}
+
+// ForDialect returns the routes of one dialect.
+func ForDialect(d Dialect) []Route {
+	var out []Route
+	for _, r := range All {
+		if r.Dialect == d {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Key is the route key, "METHOD /path/{param}": API Gateway's route key of
@@ -165,7 +196,22 @@ var All = slices.Concat(
 		{API: Registry, Method: "GET", Path: "/devices/{deviceid}/events", Op: OpRegistryListEvents, Function: ListEvents, Scope: ScopeRead},
 	},
 	on(Keys, native),
+	// The other systems' dialects, each in its own file, on the key API:
+	// their clients hold device API keys.
+	dialect(Lhings, lhingsRoutes),
+	dialect(Cumulocity, cumulocityRoutes),
+	dialect(Losant, losantRoutes),
+	dialect(Droplit, droplitRoutes),
 )
+
+// dialect returns rs as routes of dialect d on the key API.
+func dialect(d Dialect, rs []Route) []Route {
+	out := on(Keys, rs)
+	for i := range out {
+		out[i].Dialect = d
+	}
+	return out
+}
 
 // on returns rs as routes of api.
 func on(api API, rs []Route) []Route {

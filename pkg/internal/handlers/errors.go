@@ -13,6 +13,7 @@ import (
 	"github.com/fleetlog/device-events/pkg/internal/body"
 	"github.com/fleetlog/device-events/pkg/internal/jsonbody"
 	"github.com/fleetlog/device-events/pkg/internal/pagetoken"
+	"github.com/fleetlog/device-events/pkg/routes"
 )
 
 // Retry-After of a throttled request, and of one the storage could not
@@ -118,4 +119,23 @@ func errorResponse(e *apierror.Error, requestID string) apigw.Response {
 		r.Headers["Allow"] = strings.Join(e.Allow, ", ")
 	}
 	return r
+}
+
+// dialectErrors render an error in the shape a dialect's clients expect
+// (each in the dialect's file); nil, or another route, the native shape
+// (errorResponse).
+var dialectErrors = map[routes.Dialect]func(e *apierror.Error, requestID string) apigw.Response{
+	routes.Lhings:     lhingsError,
+	routes.Cumulocity: cumulocityError,
+	routes.Losant:     losantError,
+	routes.Droplit:    droplitError,
+}
+
+// errorAnswer is the answer of e to request r, in the shape of its
+// route's dialect.
+func (f *Function) errorAnswer(r *apigw.Request, e *apierror.Error) apigw.Response {
+	if render := dialectErrors[r.Route.Dialect]; render != nil {
+		return render(e, r.RequestID)
+	}
+	return errorResponse(e, r.RequestID)
 }

@@ -66,8 +66,26 @@ type Function struct {
 
 type handler func(f *Function, ctx context.Context, r *apigw.Request) (apigw.Response, error)
 
-// operations is the handler of each operation of the route table.
-var operations = map[routes.Op]handler{
+// operations is the handler of each operation of the route table: the
+// native API's, the registry's, the keys', and each dialect's (in its own
+// file).
+var operations = union(nativeOperations, lhingsOperations, cumulocityOperations, losantOperations, droplitOperations)
+
+// union is the operations of each of ops, which must not share one.
+func union(ops ...map[routes.Op]handler) map[routes.Op]handler {
+	out := map[routes.Op]handler{}
+	for _, m := range ops {
+		for op, h := range m {
+			if _, dup := out[op]; dup {
+				panic("handlers: two handlers for operation " + string(op))
+			}
+			out[op] = h
+		}
+	}
+	return out
+}
+
+var nativeOperations = map[routes.Op]handler{
 	routes.OpPutEvents:               (*Function).putEvents,
 	routes.OpListDeviceEvents:        (*Function).listDeviceEvents,
 	routes.OpGetEvent:                (*Function).getEvent,
@@ -151,18 +169,18 @@ func (f *Function) dispatch(ctx context.Context, r *apigw.Request, rerr *apierro
 		api, ok := f.deps.APIs[r.APIID]
 		if !ok || (rerr == nil && api != r.Route.API) {
 			e := &apierror.Error{Code: apierror.Forbidden, Message: "the request did not come through the service's API"}
-			return errorResponse(e, r.RequestID), e.Code, nil
+			return f.errorAnswer(r, e), e.Code, nil
 		}
 	}
 	if rerr != nil {
-		return errorResponse(rerr, r.RequestID), rerr.Code, nil
+		return f.errorAnswer(r, rerr), rerr.Code, nil
 	}
 	h, ok := f.handlers[r.Route.Op]
 	if !ok {
-		return errorResponse(&apierror.Error{Code: apierror.NotFound, Message: "no such resource"}, r.RequestID), apierror.NotFound, nil
+		return f.errorAnswer(r, &apierror.Error{Code: apierror.NotFound, Message: "no such resource"}), apierror.NotFound, nil
 	}
 	if err := authorize(r); err != nil {
-		return errorResponse(err, r.RequestID), err.Code, nil
+		return f.errorAnswer(r, err), err.Code, nil
 	}
 	resp, err := h(f, ctx, r)
 	if err == nil {
@@ -170,9 +188,9 @@ func (f *Function) dispatch(ctx context.Context, r *apigw.Request, rerr *apierro
 	}
 	e, ours := asError(err)
 	if !ours || e.Status() >= 500 {
-		return errorResponse(e, r.RequestID), e.Code, err
+		return f.errorAnswer(r, e), e.Code, err
 	}
-	return errorResponse(e, r.RequestID), e.Code, nil
+	return f.errorAnswer(r, e), e.Code, nil
 }
 
 // Direct answers a direct invoke: put-event takes the raw body of a put,

@@ -12,11 +12,10 @@ import (
 	"github.com/fleetlog/device-events/pkg/function"
 	"github.com/fleetlog/device-events/pkg/routes"
 	"github.com/fleetlog/device-events/pkg/secretkeys"
-	"github.com/fleetlog/device-events/pkg/secretpepper"
 )
 
 func main() {
-	handler, err := function.New(context.Background(), routes.APIKeys, &function.Options{PageTokens: secretkeys.PageTokens, KeyPepper: secretpepper.FromSecret})
+	handler, err := function.New(context.Background(), routes.APIKeys, &function.Options{PageTokens: secretkeys.PageTokens, KeyPepper: secretkeys.Pepper})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "api-keys:", err)
 		os.Exit(1)

@@ -11,11 +11,11 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/fleetlog/device-events/pkg/function"
-	"github.com/fleetlog/device-events/pkg/secretpepper"
+	"github.com/fleetlog/device-events/pkg/secretkeys"
 )
 
 func main() {
-	authorize, err := function.NewKeyAuthorizer(context.Background(), secretpepper.FromSecret)
+	authorize, err := function.NewKeyAuthorizer(context.Background(), secretkeys.Pepper)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "authorize-key:", err)
 		os.Exit(1)

@@ -35,7 +35,7 @@ import (
 type SecretKeys func(cfg aws.Config, arn string) pagetoken.Source
 
 // KeyPepper makes the loader of the API keys' pepper in the Secrets
-// Manager secret arn (pkg/secretpepper.FromSecret), for the functions
+// Manager secret arn (pkg/secretkeys.Pepper), for the functions
 // that hash keys (api-keys, authorize-key).
 type KeyPepper func(cfg aws.Config, arn string) func(context.Context) ([]byte, error)
 

@@ -1,6 +1,8 @@
-// Package secretkeys loads the page-token keys from AWS Secrets Manager. It
-// is a package of its own so that only the functions that page (list-events
-// and delete-event) link it: their mains pass PageTokens to function.New.
+// Package secretkeys loads the secrets the functions read from AWS Secrets
+// Manager: the page-token keys (PageTokens) and the API keys' pepper
+// (Pepper). It is a package of its own so that only the functions that
+// need one (list-events, delete-event, api-keys, authorize-key) link it:
+// their mains pass its loaders to pkg/function.
 package secretkeys
 
 import (

@@ -15,7 +15,6 @@ import (
 
 	"github.com/fleetlog/device-events/pkg/routes"
 	"github.com/fleetlog/device-events/pkg/secretkeys"
-	"github.com/fleetlog/device-events/pkg/secretpepper"
 )
 
 // awsConfig is the SDK configuration of p for url, as a function gets it
@@ -179,7 +178,7 @@ func TestTheKeyPepperLoadsThroughTheServerOnce(t *testing.T) {
 	shortReader := principal("short-reader", Statement{Actions: []string{"secretsmanager:GetSecretValue"}, Resources: []string{short}})
 	srv := serve(t, Options{Secrets: []Secret{{ARN: pepper, Current: strings.Repeat("p", 64)}, {ARN: short, Current: "p"}}}, authorizer, lister, shortReader)
 
-	load := secretpepper.FromSecret(awsConfig(srv.URL, authorizer), pepper)
+	load := secretkeys.Pepper(awsConfig(srv.URL, authorizer), pepper)
 	for i := range 3 {
 		got, err := load(ctx)
 		if err != nil || string(got) != strings.Repeat("p", 64) {
@@ -190,10 +189,10 @@ func TestTheKeyPepperLoadsThroughTheServerOnce(t *testing.T) {
 	if n := srv.Calls()[get]; n != 1 {
 		t.Errorf("GetSecretValue calls: got %d, want 1 for three reads (%v)", n, srv.Calls())
 	}
-	if _, err := secretpepper.FromSecret(awsConfig(srv.URL, lister), pepper)(ctx); errorCode(err) != "AccessDeniedException" {
+	if _, err := secretkeys.Pepper(awsConfig(srv.URL, lister), pepper)(ctx); errorCode(err) != "AccessDeniedException" {
 		t.Errorf("list-events reading the pepper: got %v, want AccessDeniedException", err)
 	}
-	if _, err := secretpepper.FromSecret(awsConfig(srv.URL, shortReader), short)(ctx); err == nil {
+	if _, err := secretkeys.Pepper(awsConfig(srv.URL, shortReader), short)(ctx); err == nil {
 		t.Error("a one-character pepper: got it, want an error")
 	}
 }

@@ -15,7 +15,7 @@ import (
 type droplitHistory struct {
 	Items []struct {
 		DeviceID, EnvironmentID, Member, RecordKey, Service, Time, Type string
-		Value                                                         any
+		Value                                                           any
 	} `json:"items"`
 	ContinuationToken string `json:"continuationToken"`
 }

@@ -154,10 +154,13 @@ func driveEveryRoute(s *stack, bulkPages bool) []string {
 		path := "/api/devices/" + dev + "/history?pageSize=1&continuationCount=1"
 		req, _ := http.NewRequest("GET", s.KeysURL+path, nil)
 		req.Header.Set("Authorization", k)
-		if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode >= 500 {
-			failed = append(failed, fmt.Sprintf("GET %s: %v %v", path, res, err))
-		} else {
-			res.Body.Close()
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			s.t.Fatalf("GET %s: %v", path, err)
+		}
+		res.Body.Close()
+		if res.StatusCode >= 500 {
+			failed = append(failed, fmt.Sprintf("GET %s: %d", path, res.StatusCode))
 		}
 	}
 	call("GET", "/devices/"+dev+"/aggregates?interval=day", nil)

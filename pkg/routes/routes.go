@@ -333,9 +333,11 @@ var Permissions = map[string]Access{
 		TableActions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 	},
 	// Query on the table also reads events' histories (U#<device> items);
-	// on the indexes, the fleet's events of a type and the alarms.
+	// on the indexes, the fleet's events of a type and the alarms. A page
+	// number (Droplit's continuationCount) is found from the counters,
+	// whose reads compact them (DeleteItem, UpdateItem), as aggregates do.
 	ListEvents: {
-		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query"},
+		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem"},
 		IndexActions: []string{"dynamodb:Query"},
 		Indexes:      []string{eventstore.TypeIndex, eventstore.DeviceAlarmIndex, eventstore.FleetAlarmIndex},
 		PageTokenKey: true,

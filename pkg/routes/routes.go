@@ -115,7 +115,7 @@ const (
 // function.
 type Route struct {
 	API      API
-	Method   string // GET, POST, PATCH, DELETE
+	Method   string // GET, POST, PUT, PATCH, DELETE
 	Path     string // API Gateway template, e.g. /devices/{deviceId}/events
 	Op       Op
 	Function string

@@ -333,9 +333,11 @@ var Permissions = map[string]Access{
 		TableActions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 	},
 	// Query on the table also reads events' histories (U#<device> items);
-	// on the indexes, the fleet's events of a type and the alarms.
+	// on the indexes, the fleet's events of a type and the alarms. The
+	// dialects' page numbers and totals read the counters as aggregates
+	// do, and so compact them (DeleteItem, UpdateItem: see AggregateEvents).
 	ListEvents: {
-		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query"},
+		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem"},
 		IndexActions: []string{"dynamodb:Query"},
 		Indexes:      []string{eventstore.TypeIndex, eventstore.DeviceAlarmIndex, eventstore.FleetAlarmIndex},
 		PageTokenKey: true,

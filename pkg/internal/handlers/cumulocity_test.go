@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -14,18 +15,18 @@ import (
 	"github.com/fleetlog/device-events/pkg/routes"
 )
 
-// c8yList answers GET /event/events?query from f, as the key API sends it
-// with a key of every scope and device.
-func c8yList(t *testing.T, f *Function, query string) (int, map[string]any) {
+// c8yCall answers method path?query from f, as the key API sends it with
+// a key of every scope and device.
+func c8yCall(t *testing.T, f *Function, method, path, query string) (int, map[string]any) {
 	t.Helper()
-	route, _ := routes.ByKey(routes.Keys, "GET /event/events")
+	route, _, _ := routes.Match(routes.Keys, method, segments(path))
 	e := events.APIGatewayV2HTTPRequest{
-		Version: "2.0", RouteKey: route.Key(), RawPath: "/event/events", RawQueryString: query,
+		Version: "2.0", RouteKey: route.Key(), RawPath: path, RawQueryString: query,
 		RequestContext: events.APIGatewayV2HTTPRequestContext{
 			RequestID: "c8y-test", RouteKey: route.Key(),
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET", Path: "/event/events"},
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method, Path: path},
 			Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: map[string]any{
-				"sub": "apikey:test", "scope": routes.ScopeRead,
+				"sub": "apikey:test", "scope": routes.ScopeRead + " " + routes.ScopeDelete,
 			}},
 		},
 	}
@@ -39,10 +40,17 @@ func c8yList(t *testing.T, f *Function, query string) (int, map[string]any) {
 	}
 	res := out.(events.APIGatewayV2HTTPResponse)
 	var body map[string]any
-	if err := json.Unmarshal([]byte(res.Body), &body); err != nil {
-		t.Fatalf("body %.200s: %v", res.Body, err)
+	if res.Body != "" {
+		if err := json.Unmarshal([]byte(res.Body), &body); err != nil {
+			t.Fatalf("body %.200s: %v", res.Body, err)
+		}
 	}
 	return res.StatusCode, body
+}
+
+func c8yList(t *testing.T, f *Function, query string) (int, map[string]any) {
+	t.Helper()
+	return c8yCall(t, f, "GET", "/event/events", query)
 }
 
 // TestACumulocityPageIsWholeOrRefused: a device's events of one type
@@ -105,4 +113,32 @@ func TestACumulocityPageIsWholeOrRefused(t *testing.T) {
 			t.Fatalf("got %d %v, want 400 event/Bad Request naming pageSize and saying how to narrow it", status, body)
 		}
 	})
+}
+
+// TestACumulocityBulkDeleteGoesOnWhenAskedAgain: past what one request
+// deletes, DELETE /event/events answers 503 with Retry-After rather than a
+// 204 that would say every event is gone, and the same request goes on.
+func TestACumulocityBulkDeleteGoesOnWhenAskedAgain(t *testing.T) {
+	store, list, del := newListStore(t)
+	start := time.Now().UTC().Add(-time.Hour)
+	n := cumulocityDeleteCalls*eventstore.MaxBulkDelete + 1
+	for b := 0; b < n; b += eventstore.MaxBatch {
+		batch := make([]eventstore.NewEvent, min(eventstore.MaxBatch, n-b))
+		for i := range batch {
+			batch[i] = eventstore.NewEvent{DeviceID: "d1", Type: "tick", Time: start.Add(time.Duration(b+i) * time.Millisecond)}
+		}
+		if _, err := store.Put(context.Background(), eventstore.PutRequest{Events: batch}); err != nil {
+			t.Fatalf("Put: %v", err)
+		}
+	}
+	status, body := c8yCall(t, del, "DELETE", "/event/events", "source=d1&type=tick")
+	if status != 503 || !strings.Contains(fmt.Sprint(body["message"]), fmt.Sprint(n-1)) {
+		t.Fatalf("first call: %d %v, want 503 saying %d were deleted", status, body, n-1)
+	}
+	if status, body = c8yCall(t, del, "DELETE", "/event/events", "source=d1&type=tick"); status != 204 {
+		t.Fatalf("second call: %d %v, want 204", status, body)
+	}
+	if _, body = c8yList(t, list, "source=d1&withTotalElements=true"); len(body["events"].([]any)) != 0 {
+		t.Errorf("left %v, want no event", body["events"])
+	}
 }

@@ -115,7 +115,7 @@ const (
 // function.
 type Route struct {
 	API      API
-	Method   string // GET, POST, PATCH, DELETE
+	Method   string // GET, POST, PUT, PATCH, DELETE
 	Path     string // API Gateway template, e.g. /devices/{deviceId}/events
 	Op       Op
 	Function string
@@ -333,9 +333,9 @@ var Permissions = map[string]Access{
 		TableActions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 	},
 	// Query on the table also reads events' histories (U#<device> items);
-	// on the indexes, the fleet's events of a type and the alarms. A page
-	// number (Droplit's continuationCount) is found from the counters,
-	// whose reads compact them (DeleteItem, UpdateItem), as aggregates do.
+	// on the indexes, the fleet's events of a type and the alarms. The
+	// dialects' page numbers and totals read the counters as aggregates
+	// do, and so compact them (DeleteItem, UpdateItem: see AggregateEvents).
 	ListEvents: {
 		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem"},
 		IndexActions: []string{"dynamodb:Query"},

@@ -28,9 +28,29 @@ func authorize(r *apigw.Request) *apierror.Error {
 		return nil
 	}
 	if r.Route.Fleet {
-		return &apierror.Error{Code: apierror.Forbidden, Message: "a token limited to some devices may not act across devices"}
+		return errAcrossDevices
 	}
-	if d := r.PathParams["deviceId"]; !slices.Contains(r.Claims.Devices, d) {
+	if r.Route.Dialect != "" {
+		// A dialect names its device elsewhere than in the path (a query
+		// parameter, an event id): its handler calls allowDevice once it
+		// has read it.
+		return nil
+	}
+	return allowDevice(r, r.PathParams["deviceId"])
+}
+
+var errAcrossDevices = &apierror.Error{Code: apierror.Forbidden, Message: "a token limited to some devices may not act across devices"}
+
+// allowDevice checks that the caller may touch device: a token or key
+// limited to some devices only those ("" is across devices).
+func allowDevice(r *apigw.Request, device string) *apierror.Error {
+	if r.Claims.Devices == nil {
+		return nil
+	}
+	if device == "" {
+		return errAcrossDevices
+	}
+	if !slices.Contains(r.Claims.Devices, device) {
 		return &apierror.Error{Code: apierror.Forbidden, Message: "the token may not touch this device"}
 	}
 	return nil

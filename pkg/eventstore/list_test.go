@@ -440,3 +440,26 @@ func TestAnAlarmCostsOneWriteUnitPerAlarmIndex(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamsReadSideBySideStayWithinTheBudgetWhateverItemsWeigh lists a
+// type across devices (its index shards read side by side) whose events
+// are 200 KB each: no request may spend DynamoDB's 1 MB per shard, as
+// Queries sized before any item's weight is known would.
+func TestStreamsReadSideBySideStayWithinTheBudgetWhateverItemsWeigh(t *testing.T) {
+	s, _ := newTestStore(t, Options{Now: fixedClock(t0)})
+	big := strings.Repeat("x", 200<<10)
+	var evs []Event
+	for i := range 40 {
+		evs = append(evs, Event{DeviceID: fmt.Sprintf("d%d", i%5), Type: "a", Time: t0.Add(-time.Duration(i) * time.Minute), Text: big})
+	}
+	evs = seedEvents(t, s, evs)
+	q := Query{Types: []string{"a"}, Limit: 100}
+	got := listAll(t, s, q)
+	sameIDs(t, got.ids, expected(q, evs))
+	const item = 25.0 // the read units of one event
+	for i, rcu := range got.rcu {
+		if rcu > s.readBudget+item {
+			t.Errorf("request %d of %d read %v units, want at most the budget %v and one event", i+1, got.requests, rcu, s.readBudget)
+		}
+	}
+}

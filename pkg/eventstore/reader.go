@@ -88,8 +88,18 @@ func (r *reader) page(ctx context.Context, limit int) ([]*eventItem, string, err
 			return out, "", nil // every stream read to its end
 		}
 		next = r.catchUp(next)
+		probe := r.itemBytes() == 0 && len(next) > 1
+		if probe {
+			// Nothing tells yet what an item weighs: streams read side by
+			// side could each bring DynamoDB's 1 MB. One reads one item
+			// first, and what it costs sizes the Queries of all.
+			next = next[:1]
+		}
 		if !r.size(next, want-len(out)) {
 			return out, r.frontier(), nil
+		}
+		if probe {
+			next[0].limit = 1
 		}
 		if err := r.read(ctx, next); err != nil {
 			return nil, "", err
@@ -208,8 +218,10 @@ func (r *reader) frontier() string {
 // is left, so that the ones that lag behind can still catch up. The limit
 // is then raised to fill the 4 KB units it pays for anyway, at the size of
 // the items seen so far. The first
-// Queries of a request know no item size: they read the page's worth of
-// items, and DynamoDB's 1 MB per Query bounds what that costs.
+// Query of a request knows no item size: one stream alone reads its share
+// of the page, and DynamoDB's 1 MB per Query bounds what that costs; of
+// streams read side by side, one first reads a single item (page), so that
+// they do not each bring 1 MB.
 func (r *reader) size(next []*stream, need int) bool {
 	per := need
 	if open := r.unfinished(); open > 1 {
@@ -218,7 +230,7 @@ func (r *reader) size(next []*stream, need int) bool {
 	if r.matched < r.scanned {
 		per = min(per*r.scanned/max(r.matched, 1), maxQueryLimit)
 	}
-	if r.scanned > 0 && r.used > 0 && !slices.ContainsFunc(next, func(st *stream) bool { return st.seen == "" }) {
+	if r.scanned > 0 && r.used > 0 {
 		perItem := r.used / float64(r.scanned)
 		share := (r.budget - r.used) / float64(len(next))
 		if len(next) > 1 && next[0].until == "" {
@@ -226,7 +238,12 @@ func (r *reader) size(next []*stream, need int) bool {
 		}
 		afford := (share - 0.5) / perItem
 		if afford < 1 {
-			return false
+			// A stream never read has no position to stop at: it reads
+			// one item, whatever is left of the budget.
+			if !slices.ContainsFunc(next, func(st *stream) bool { return st.seen == "" }) {
+				return false
+			}
+			afford = 1
 		}
 		per = min(per, int(afford))
 	}

@@ -333,9 +333,11 @@ var Permissions = map[string]Access{
 		TableActions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 	},
 	// Query on the table also reads events' histories (U#<device> items);
-	// on the indexes, the fleet's events of a type and the alarms.
+	// on the indexes, the fleet's events of a type and the alarms. Page
+	// numbers and totals (the dialects' listings) read the counters, and a
+	// read of counters compacts those of closed days (as aggregate-events).
 	ListEvents: {
-		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query"},
+		TableActions: []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem"},
 		IndexActions: []string{"dynamodb:Query"},
 		Indexes:      []string{eventstore.TypeIndex, eventstore.DeviceAlarmIndex, eventstore.FleetAlarmIndex},
 		PageTokenKey: true,

@@ -19,8 +19,13 @@ func TestTheRouteTable(t *testing.T) {
 			}
 		}
 	})
-	t.Run("the key API serves the events API's native routes, and nothing else", func(t *testing.T) {
-		keys := ForAPI(Keys)
+	t.Run("the key API serves the events API's native routes, and nothing else but the dialects'", func(t *testing.T) {
+		var keys []Route
+		for _, r := range ForAPI(Keys) {
+			if r.Dialect == "" {
+				keys = append(keys, r)
+			}
+		}
 		if len(keys) != len(native) {
 			t.Fatalf("got %d key API routes, want the %d native ones", len(keys), len(native))
 		}

@@ -154,7 +154,7 @@ func TestSkipFilteredMatchesTheListing(t *testing.T) {
 		}
 	}
 	for name, q := range map[string]Query{
-		"new events of a device, newest first":  {DeviceID: "d1", States: []State{StateNew}},
+		"new events of a device, newest first":   {DeviceID: "d1", States: []State{StateNew}},
 		"resolved events of a device, ascending": {DeviceID: "d1", States: []State{StateResolved}, Ascending: true},
 		"a device, from the counters":            {DeviceID: "d1"},
 	} {

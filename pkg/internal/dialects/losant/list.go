@@ -116,6 +116,9 @@ func ParseList(v url.Values) (List, error) {
 	if l.State, err = one("state"); err != nil {
 		return l, err
 	}
+	if _, ok := eventstore.ParseState(l.State); l.State != "" && !ok {
+		return l, invalid("state", "must be new, acknowledged or resolved")
+	}
 	raw, err := one("query")
 	if err != nil {
 		return l, err

@@ -185,6 +185,48 @@ func TestLosantEventsFollowTheReference(t *testing.T) {
 			t.Errorf("got %v, want critical, worse, data merged", got)
 		}
 	})
+	t.Run("concurrent PATCHes lose no comment", func(t *testing.T) {
+		const n = 8
+		statuses := make(chan int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				body := strings.NewReader(`{"comment":"note ` + string(rune('a'+i)) + `"}`)
+				req, _ := http.NewRequest("PATCH", s.KeysURL+events+"/"+id, body)
+				req.Header.Set("Authorization", "Bearer "+key)
+				req.Header.Set("Content-Type", "application/json")
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					statuses <- 0
+					return
+				}
+				res.Body.Close()
+				statuses <- res.StatusCode
+			})
+		}
+		wg.Wait()
+		close(statuses)
+		accepted := 0
+		for st := range statuses {
+			switch st {
+			case 200:
+				accepted++
+			case 409: // collided: the client may retry; nothing recorded
+			default:
+				t.Errorf("a concurrent PATCH answered %d, want 200 (or 409 to retry)", st)
+			}
+		}
+		got := s.losant(key, "GET", events+"/"+id, nil).wantLosant(t, 200, "").body
+		comments := map[string]bool{}
+		for _, u := range got["updates"].([]any) {
+			if c, ok := u.(map[string]any)["comment"].(string); ok && strings.HasPrefix(c, "note ") {
+				comments[c] = true
+			}
+		}
+		if accepted == 0 || len(comments) != accepted {
+			t.Errorf("the history holds %d comments of the %d PATCHes accepted (of %d): %v", len(comments), accepted, n, comments)
+		}
+	})
 	t.Run("a listing has Losant's collection fields and its page numbers", func(t *testing.T) {
 		for _, at := range []string{"2016-06-13T05:00:00Z", "2016-06-14T05:00:00Z"} {
 			s.losant(key, "POST", events, map[string]any{"level": "warning", "subject": "Door open", "deviceId": losantDevice, "creationDate": at}).wantLosant(t, 201, "")

@@ -176,7 +176,7 @@ func (f *Function) losantListEvents(ctx context.Context, r *apigw.Request) (apig
 	if q.DeviceID == "" && r.Claims.Devices != nil {
 		return apigw.Response{}, errAcrossDevices
 	}
-	if e := allowDevice(r, q.DeviceID); q.DeviceID != "" && e != nil {
+	if e := allowDevice(r, q.DeviceID); e != nil {
 		return apigw.Response{}, e
 	}
 	perPage := q.Limit

@@ -116,3 +116,69 @@ func TestGlobalIDsCarryTheirDevice(t *testing.T) {
 		}
 	}
 }
+
+// TestSkipFilteredMatchesTheListing holds SkipFiltered against the listing
+// for a filter the counters do not count (a state), and against Skip for
+// one they do.
+func TestSkipFilteredMatchesTheListing(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	s, _ := newTestStore(t, Options{Now: fixedClock(now), Retention: -1})
+	ctx := context.Background()
+	var evs []NewEvent
+	for i := range 30 {
+		evs = append(evs, NewEvent{DeviceID: "d1", Type: "door", Time: now.Add(-time.Duration(i) * 7 * time.Minute)})
+	}
+	res := mustPut(t, s, evs...)
+	for i, e := range res.Events {
+		if i%3 == 0 {
+			if _, err := s.Patch(ctx, "d1", e.ID, Patch{State: ptrTo(StateResolved), By: "test", Changes: map[string]any{"state": "resolved"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	listing := func(q Query) []string {
+		var ids []string
+		q.Limit = MaxLimit
+		for {
+			p, err := s.List(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range p.Events {
+				ids = append(ids, e.ID)
+			}
+			if p.Next == "" {
+				return ids
+			}
+			q.After = p.Next
+		}
+	}
+	for name, q := range map[string]Query{
+		"new events of a device, newest first":   {DeviceID: "d1", States: []State{StateNew}},
+		"resolved events of a device, ascending": {DeviceID: "d1", States: []State{StateResolved}, Ascending: true},
+		"a device, from the counters":            {DeviceID: "d1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			want := listing(q)
+			for skip := 0; skip <= len(want)+1; skip++ {
+				after, total, err := s.SkipFiltered(ctx, q, int64(skip))
+				if err != nil || total != int64(len(want)) {
+					t.Fatalf("SkipFiltered(%d) = total %d (%v), want %d", skip, total, err, len(want))
+				}
+				page := q
+				page.After, page.Limit = after, 4
+				p, err := s.List(ctx, page)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, e := range p.Events {
+					got = append(got, e.ID)
+				}
+				if wantPage := want[min(skip, len(want)):min(skip+4, len(want))]; !slices.Equal(got, wantPage) {
+					t.Fatalf("page after SkipFiltered(%d) = %v, want %v", skip, got, wantPage)
+				}
+			}
+		})
+	}
+}

@@ -69,7 +69,7 @@ var (
 
 // For returns the document of an API. The key API serves the events API's
 // routes, so one document says both: its operations list the schemes of
-// each API (a bearer JWT, or a device API key in one of its three forms),
+// each API (a bearer JWT, or a device API key in one of its four forms),
 // and its servers both base URLs. A document of its own would repeat every
 // operation, or have to be generated from this one; clients generated from
 // this one call either API, their base URL and credential changed, as the

@@ -39,7 +39,7 @@ var unsecured = []string{"/healthz", "/openapi.json"}
 
 // keySchemes are the security schemes of a device API key, one
 // alternative each, on the key API's routes.
-var keySchemes = []string{"apiKeyHeader", "basicKey", "rawKey"}
+var keySchemes = []string{"apiKeyHeader", "basicKey", "rawKey", "bearerKey"}
 
 // wantSecurity is the security an operation of the route key documents:
 // on the events API a JWT with the route's scope, on the key API a key in
@@ -201,12 +201,12 @@ func TestTheDocumentsAgreeWithTheRouteTable(t *testing.T) {
 			}
 		}
 	})
-	t.Run("the key schemes are the key API's three forms", func(t *testing.T) {
+	t.Run("the key schemes are the key API's four forms", func(t *testing.T) {
 		doc, err := Events.Load(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		for name, want := range map[string]string{"apiKeyHeader": "apiKey header X-Api-Key", "basicKey": "http basic ", "rawKey": "apiKey header Authorization"} {
+		for name, want := range map[string]string{"apiKeyHeader": "apiKey header X-Api-Key", "basicKey": "http basic ", "rawKey": "apiKey header Authorization", "bearerKey": "http bearer "} {
 			ref := doc.Components.SecuritySchemes[name]
 			if ref == nil {
 				t.Errorf("no scheme %s", name)

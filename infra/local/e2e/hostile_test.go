@@ -384,7 +384,11 @@ func hostileCases(t *testing.T, s *stack, h hostileSeed) []hostileCase {
 		{name: "Basic credentials in base64url are 401", method: "GET", path: events, opts: onKeys(header("Authorization", "Basic "+base64.URLEncoding.EncodeToString([]byte(h.readKey.ID+":"+h.readKey.Secret+"~?")))), status: 401, code: apigw("Unauthorized")},
 		{name: "Basic credentials without their padding are 401", method: "GET", path: events, opts: onKeys(header("Authorization", "Basic "+base64.RawStdEncoding.EncodeToString([]byte(h.readKey.ID+":"+h.readKey.Secret)))), status: 401, code: apigw("Unauthorized")},
 		{name: "Basic credentials without a colon are 401", method: "GET", path: events, opts: onKeys(header("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(h.readKey.Key)))), status: 401, code: apigw("Unauthorized")},
-		{name: "a key sent as a bearer token is 401", method: "GET", path: events, opts: onKeys(bearer(h.readKey.Key)), status: 401, code: apigw("Unauthorized")},
+		// A key is also read as a Bearer token (Losant's clients send it so):
+		// the Losant tests use it; here what a Bearer key must not pass.
+		{name: "a Bearer key with a wrong secret is 401", method: "GET", path: events, opts: onKeys(bearer("dek_" + h.readKey.ID + "_" + forged.Secret)), status: 401, code: apigw("Unauthorized")},
+		{name: "a revoked key as a Bearer token is 401", method: "GET", path: events, opts: onKeys(bearer(h.revokedKey.Key)), status: 401, code: apigw("Unauthorized")},
+		{name: "a Bearer key with Basic's id and secret is 401", method: "GET", path: events, opts: onKeys(bearer(h.readKey.ID + ":" + h.readKey.Secret)), status: 401, code: apigw("Unauthorized")},
 		{name: "a key in the query string is 401", method: "GET", path: events + "?api_key=" + h.readKey.Key, opts: onKeys(), status: 401, code: apigw("Unauthorized")},
 		{name: "a bearer token on the key API is 401", method: "GET", path: events, opts: onKeys(bearer(s.token)), status: 401, code: apigw("Unauthorized")},
 		{name: "a key on the events API is 401", method: "GET", path: events, opts: []option{noToken(), xAPIKey(h.readKey.Key)}, status: 401, code: apigw("Unauthorized")},

@@ -24,6 +24,7 @@ func keyForms(k stacktest.APIKey) []struct {
 	}{
 		{"X-Api-Key", xAPIKey(k.Key)},
 		{"a raw Authorization", rawKey(k.Key)},
+		{"a Bearer Authorization", bearer(k.Key)},
 		{"Basic with the id", basic(k.ID, k.Secret)},
 		{"Basic with the prefixed id", basic("dek_"+k.ID, k.Secret)},
 	}

@@ -217,6 +217,18 @@ func driveEveryRoute(s *stack, bulkPages bool) []string {
 			failed = append(failed, fmt.Sprintf("GET /event/events: %d", r.status))
 		}
 	}
+	// A dialect's page numbers read the counters (list-events), which
+	// compacts those of a closed day: Losant's page 1 of a device written
+	// to five days ago.
+	if len(keys) > 0 {
+		if _, err := past.Put(context.Background(), eventstore.PutRequest{Events: []eventstore.NewEvent{{DeviceID: "perm-losant", Type: "door"}}}); err != nil {
+			s.t.Fatalf("seeding a closed day: %v", err)
+		}
+		q := url.Values{"query": {`{"deviceId":"perm-losant"}`}, "page": {"1"}, "perPage": {"1"}}
+		if r := s.losant(keys[0]["key"].(string), "GET", losantEvents(losantApp)+"?"+q.Encode(), nil); r.status >= 500 {
+			failed = append(failed, fmt.Sprintf("Losant's GET /applications/{applicationId}/events: %d", r.status))
+		}
+	}
 	// A key's use is recorded, or the listing says it was never used: a
 	// failure the requests alone do not show (the request is served).
 	if len(keys) > 0 {

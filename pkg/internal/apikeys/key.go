@@ -89,7 +89,9 @@ func Parse(s string) (Key, bool) {
 // FromHeaders reads the key a request carries, from its headers with
 // lower-case names (as API Gateway's HTTP API gives them): exactly one of
 // X-Api-Key: <key>, Authorization: Basic base64(<id>:<secret>) (the id with
-// or without its dek_ prefix), or Authorization: <key>. Anything else — no
+// or without its dek_ prefix), Authorization: Bearer <key> (Losant's
+// clients send their access token so), or Authorization: <key>. Anything
+// else — no
 // credential, two of them, a malformed one — is no key, decided without
 // reading the store.
 func FromHeaders(headers map[string]string) (Key, bool) {
@@ -103,8 +105,12 @@ func FromHeaders(headers map[string]string) (Key, bool) {
 	case !hasAuth:
 		return Key{}, false
 	}
-	if scheme, cred, ok := strings.Cut(auth, " "); ok && strings.EqualFold(scheme, "Basic") {
+	scheme, cred, ok := strings.Cut(auth, " ")
+	switch {
+	case ok && strings.EqualFold(scheme, "Basic"):
 		return fromBasic(cred)
+	case ok && strings.EqualFold(scheme, "Bearer"):
+		return Parse(cred)
 	}
 	return Parse(auth)
 }

@@ -30,13 +30,13 @@ func authorize(r *apigw.Request) *apierror.Error {
 	if r.Route.Fleet {
 		return errAcrossDevices
 	}
-	if r.Route.Dialect != "" {
-		// A dialect names its device elsewhere than in the path (a query
-		// parameter, an event id): its handler calls allowDevice once it
-		// has read it.
+	d, inPath := r.PathParams["deviceId"]
+	if !inPath && r.Route.Dialect != "" {
+		// The dialect names its device elsewhere (in an event's id, a body,
+		// a query): its handler checks it with allowDevice.
 		return nil
 	}
-	return allowDevice(r, r.PathParams["deviceId"])
+	return allowDevice(r, d)
 }
 
 var errAcrossDevices = &apierror.Error{Code: apierror.Forbidden, Message: "a token limited to some devices may not act across devices"}

@@ -33,6 +33,10 @@ func (token) RawKey(context.Context, api.OperationName) (api.RawKey, error) {
 	return api.RawKey{}, ogenerrors.ErrSkipClientSecurity
 }
 
+func (token) BearerKey(context.Context, api.OperationName) (api.BearerKey, error) {
+	return api.BearerKey{}, ogenerrors.ErrSkipClientSecurity
+}
+
 // deviceKey gives ogen's client a device API key, as X-Api-Key, for the
 // key API.
 type deviceKey string
@@ -51,6 +55,10 @@ func (deviceKey) BasicKey(context.Context, api.OperationName) (api.BasicKey, err
 
 func (deviceKey) RawKey(context.Context, api.OperationName) (api.RawKey, error) {
 	return api.RawKey{}, ogenerrors.ErrSkipClientSecurity
+}
+
+func (deviceKey) BearerKey(context.Context, api.OperationName) (api.BearerKey, error) {
+	return api.BearerKey{}, ogenerrors.ErrSkipClientSecurity
 }
 
 // TestOgenClient calls every operation of the events API once, in one

@@ -144,7 +144,12 @@
 // the IndexShards partitions of each type (or of the open and closed
 // alarms) in parallel and merges them by id. A listing request reads at
 // most about ReadBudget units (1 MB) and answers what it found with a
-// cursor at the last position it evaluated (query.go).
+// cursor at the last position it evaluated (reader.go). Merged streams
+// first read one item of one stream, to size the others' Queries by what
+// an item weighs; and where one item of each stream costs more than the
+// budget (ten types of 100 KB events: forty streams), a request reads up
+// to twice that, since a merged page can take nothing before each stream
+// has read an item.
 //
 // An aggregate reads the watermark of its device or type (half a unit),
 // then in parallel the folded items of its days and the sources of the

@@ -463,3 +463,42 @@ func TestStreamsReadSideBySideStayWithinTheBudgetWhateverItemsWeigh(t *testing.T
 		}
 	}
 }
+
+// TestManyStreamsOfLargeItemsStillPageEfficiently lists ten types across
+// devices (forty index shards) of 100 KB events, whose first items alone
+// cost more than the budget: a request then reads up to twice one item of
+// each stream, so that pages hold many events and the listing costs a few
+// passes over the events, not a pass per event.
+func TestManyStreamsOfLargeItemsStillPageEfficiently(t *testing.T) {
+	s, _ := newTestStore(t, Options{Now: fixedClock(t0)})
+	big := strings.Repeat("x", 100<<10)
+	var types, pks []string
+	for i := range 10 {
+		typ := fmt.Sprintf("t%d", i)
+		types = append(types, typ)
+		for shard := range IndexShards {
+			pks = append(pks, typeIndexKey(typ, shard))
+		}
+	}
+	var evs []Event
+	for i := range 120 {
+		evs = append(evs, Event{DeviceID: fmt.Sprintf("d%d", i%7), Type: types[i%10], Time: t0.Add(-time.Duration(i) * time.Minute), Text: big})
+	}
+	evs = seedEvents(t, s, evs)
+	q := Query{Types: types, Limit: 1000}
+	got := listAll(t, s, q)
+	sameIDs(t, got.ids, expected(q, evs))
+	pass := scanCost(t, s, TypeIndex, TypeIndexKey, pks...)
+	heads := (pass/float64(len(evs)) + 0.5) * float64(len(pks))
+	total := 0.0
+	for i, rcu := range got.rcu {
+		if rcu > 2*heads+pass/float64(len(evs))*float64(len(pks)) {
+			t.Errorf("request %d of %d read %v units, want at most about twice one item of each of the %d streams (%v)", i+1, got.requests, rcu, len(pks), 2*heads)
+		}
+		total += rcu
+	}
+	if total > 3*pass {
+		t.Errorf("%d requests read %v units, want at most three passes over the events (%v each)", got.requests, total, pass)
+	}
+	t.Logf("%d events in %d requests, %v units; one pass %v, heads %v", len(evs), got.requests, total, pass, heads)
+}

@@ -54,6 +54,7 @@ type reader struct {
 	asc     bool
 	streams []*stream
 	budget  float64
+	raised  bool // by coverHeads
 	// used, scanned and matched add up the request's Queries: read units,
 	// items evaluated, and items the filter kept (of matchedBytes).
 	used             float64
@@ -104,6 +105,24 @@ func (r *reader) page(ctx context.Context, limit int) ([]*eventItem, string, err
 		if err := r.read(ctx, next); err != nil {
 			return nil, "", err
 		}
+		r.coverHeads()
+	}
+}
+
+// coverHeads raises the budget, once every stream has been read, to twice
+// one item of each stream when the budget cannot pay for that one item
+// (many streams of large items): a merged page can take nothing before
+// every stream has read an item, and after that each event taken costs
+// about one more. Stopping at the budget there would answer one event a
+// page and read every stream's first item again for the next. A request
+// then reads at most about twice one item of each stream.
+func (r *reader) coverHeads() {
+	if r.raised || r.scanned == 0 || slices.ContainsFunc(r.streams, func(st *stream) bool { return st.seen == "" && !st.done }) {
+		return
+	}
+	r.raised = true
+	if heads := (r.used/float64(r.scanned) + 0.5) * float64(len(r.streams)); heads > r.budget {
+		r.budget = 2 * heads
 	}
 }
 

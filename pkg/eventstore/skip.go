@@ -61,12 +61,15 @@ func (s *Store) spans(ctx context.Context, q Query) ([]span, error) {
 		to = s.now().Add(MaxFutureSkew).Truncate(time.Hour).Add(time.Hour)
 	}
 	if from.IsZero() {
-		// The range starts with its oldest event, not in 1970.
-		first, _, err := s.listItems(ctx, Query{DeviceID: q.DeviceID, Types: q.Types, To: to, Ascending: true, Limit: 1})
-		if err != nil || len(first) == 0 {
+		// The range starts with its oldest event, not in 1970. A request
+		// may stop at its read budget before it finds one (a rare type on a
+		// busy device): the search goes on from where it stopped, for at
+		// most maxStartReads requests.
+		first, err := s.oldest(ctx, Query{DeviceID: q.DeviceID, Types: q.Types, To: to, Ascending: true, Limit: 1})
+		if err != nil || first == "" {
 			return nil, err
 		}
-		from = idTime(first[0].SK).Truncate(time.Hour)
+		from = idTime(first).Truncate(time.Hour)
 	}
 	if !from.Before(to) {
 		return nil, nil
@@ -114,6 +117,28 @@ func (s *Store) spans(ctx context.Context, q Query) ([]span, error) {
 		return nil, err
 	}
 	return ordered(out, q.Ascending), nil
+}
+
+// maxStartReads bounds the listing requests that look for a range's
+// oldest event.
+const maxStartReads = 10
+
+// oldest returns the id of the first event q (ascending, Limit 1) lists,
+// "" when there is none.
+func (s *Store) oldest(ctx context.Context, q Query) (string, error) {
+	for range maxStartReads {
+		first, next, err := s.listItems(ctx, q)
+		switch {
+		case err != nil:
+			return "", err
+		case len(first) > 0:
+			return first[0].SK, nil
+		case next == "":
+			return "", nil
+		}
+		q.After = next
+	}
+	return "", ErrTooBusy
 }
 
 func ordered(spans []span, asc bool) []span {

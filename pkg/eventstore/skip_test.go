@@ -182,3 +182,26 @@ func TestSkipFilteredMatchesTheListing(t *testing.T) {
 		})
 	}
 }
+
+// TestCountFindsARareTypesFirstEventPastTheReadBudget counts a rare type
+// on a busy device without a start time: the search for the range's
+// oldest event reads past one request's budget rather than counting none.
+func TestCountFindsARareTypesFirstEventPastTheReadBudget(t *testing.T) {
+	s, _ := newTestStore(t, Options{Now: fixedClock(t0)})
+	s.readBudget = 4
+	var evs []NewEvent
+	for i := range 200 {
+		evs = append(evs, NewEvent{DeviceID: "busy", Type: "common", Time: t0.Add(-time.Duration(200-i) * time.Minute), Text: oneKB})
+	}
+	evs = append(evs, NewEvent{DeviceID: "busy", Type: "rare", Time: t0.Add(-time.Second)})
+	for chunk := range slices.Chunk(evs, 25) {
+		mustPut(t, s, chunk...)
+	}
+	q := Query{DeviceID: "busy", Types: []string{"rare"}}
+	if one := listAll(t, s, Query{DeviceID: "busy", Types: []string{"rare"}, Ascending: true, Limit: 1}); one.requests < 2 {
+		t.Fatalf("the rare event was found in %d request: the budget does not make the search go on", one.requests)
+	}
+	if n, err := s.Count(context.Background(), q); err != nil || n != 1 {
+		t.Errorf("Count = %d, %v; want 1", n, err)
+	}
+}

@@ -144,9 +144,10 @@
 // the IndexShards partitions of each type (or of the open and closed
 // alarms) in parallel and merges them by id. A listing request reads at
 // most about ReadBudget units (1 MB) and answers what it found with a
-// cursor at the last position it evaluated (reader.go). Merged streams
-// first read one item of one stream, to size the others' Queries by what
-// an item weighs; and where one item of each stream costs more than the
+// cursor at the last position it evaluated (reader.go). Of merged streams
+// one reads first, to size the others' Queries by what an item weighs (a
+// request then reads at most about 1 MB and one item of each other
+// stream); and where one item of each stream costs more than the
 // budget (ten types of 100 KB events: forty streams), a request reads up
 // to twice that, since a merged page can take nothing before each stream
 // has read an item.

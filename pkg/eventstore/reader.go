@@ -89,18 +89,15 @@ func (r *reader) page(ctx context.Context, limit int) ([]*eventItem, string, err
 			return out, "", nil // every stream read to its end
 		}
 		next = r.catchUp(next)
-		probe := r.itemBytes() == 0 && len(next) > 1
-		if probe {
+		if r.itemBytes() == 0 && len(next) > 1 {
 			// Nothing tells yet what an item weighs: streams read side by
-			// side could each bring DynamoDB's 1 MB. One reads one item
-			// first, and what it costs sizes the Queries of all.
+			// side could each bring DynamoDB's 1 MB. One reads its share
+			// first (DynamoDB's 1 MB bounds it), and what that costs sizes
+			// the others' Queries.
 			next = next[:1]
 		}
 		if !r.size(next, want-len(out)) {
 			return out, r.frontier(), nil
-		}
-		if probe {
-			next[0].limit = 1
 		}
 		if err := r.read(ctx, next); err != nil {
 			return nil, "", err
@@ -239,8 +236,9 @@ func (r *reader) frontier() string {
 // the items seen so far. The first
 // Query of a request knows no item size: one stream alone reads its share
 // of the page, and DynamoDB's 1 MB per Query bounds what that costs; of
-// streams read side by side, one first reads a single item (page), so that
-// they do not each bring 1 MB.
+// streams read side by side, one reads first (page), so that they do not
+// each bring 1 MB: a request reads at most about 1 MB and one item of each
+// other stream.
 func (r *reader) size(next []*stream, need int) bool {
 	per := need
 	if open := r.unfinished(); open > 1 {

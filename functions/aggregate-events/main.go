@@ -9,12 +9,11 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/fleetlog/device-events/pkg/function"
-	"github.com/fleetlog/device-events/pkg/routes"
 	"github.com/fleetlog/device-events/pkg/zoneinfo"
 )
 
 func main() {
-	handler, err := function.New(context.Background(), routes.AggregateEvents, &function.Options{Zones: zoneinfo.Load})
+	handler, err := function.AggregateEvents(context.Background(), &function.Options{Zones: zoneinfo.Load})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "aggregate-events:", err)
 		os.Exit(1)

@@ -10,12 +10,11 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/fleetlog/device-events/pkg/function"
-	"github.com/fleetlog/device-events/pkg/routes"
 	"github.com/fleetlog/device-events/pkg/secretkeys"
 )
 
 func main() {
-	handler, err := function.New(context.Background(), routes.APIKeys, &function.Options{PageTokens: secretkeys.PageTokens, KeyPepper: secretkeys.Pepper})
+	handler, err := function.APIKeys(context.Background(), &function.Options{PageTokens: secretkeys.PageTokens, KeyPepper: secretkeys.Pepper})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "api-keys:", err)
 		os.Exit(1)

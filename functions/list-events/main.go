@@ -9,12 +9,11 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/fleetlog/device-events/pkg/function"
-	"github.com/fleetlog/device-events/pkg/routes"
 	"github.com/fleetlog/device-events/pkg/secretkeys"
 )
 
 func main() {
-	handler, err := function.New(context.Background(), routes.ListEvents, &function.Options{PageTokens: secretkeys.PageTokens})
+	handler, err := function.ListEvents(context.Background(), &function.Options{PageTokens: secretkeys.PageTokens})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "list-events:", err)
 		os.Exit(1)

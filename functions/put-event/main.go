@@ -9,11 +9,10 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/fleetlog/device-events/pkg/function"
-	"github.com/fleetlog/device-events/pkg/routes"
 )
 
 func main() {
-	handler, err := function.New(context.Background(), routes.PutEvent, nil)
+	handler, err := function.PutEvent(context.Background(), nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "put-event:", err)
 		os.Exit(1)

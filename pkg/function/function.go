@@ -51,13 +51,49 @@ type Options struct {
 	Zones func(name string) (*time.Location, error)
 }
 
-// New builds the Lambda handler of the named function (one of
-// routes.Functions) from its environment, as main does: the SDK clients
-// once, with timeouts that end a request before Lambda does. Nothing here
-// reaches the network: the page-token secret, if any, is fetched by the
-// first request that needs it, as is the key pepper. opts may be nil for
-// a function that needs none.
-func New(ctx context.Context, name string, opts *Options) (func(context.Context, json.RawMessage) (any, error), error) {
+// Handler is a function's Lambda handler.
+type Handler = func(context.Context, json.RawMessage) (any, error)
+
+// The constructors of the functions, one each, for their mains: each
+// passes its own operations, so that its binary links only the handlers of
+// its routes. opts may be nil for a function that needs none.
+
+// PutEvent builds put-event.
+func PutEvent(ctx context.Context, opts *Options) (Handler, error) {
+	return newFunction(ctx, routes.PutEvent, handlers.PutEventOperations(), opts)
+}
+
+// ListEvents builds list-events.
+func ListEvents(ctx context.Context, opts *Options) (Handler, error) {
+	return newFunction(ctx, routes.ListEvents, handlers.ListEventsOperations(), opts)
+}
+
+// AggregateEvents builds aggregate-events.
+func AggregateEvents(ctx context.Context, opts *Options) (Handler, error) {
+	return newFunction(ctx, routes.AggregateEvents, handlers.AggregateEventsOperations(), opts)
+}
+
+// PatchEvent builds patch-event.
+func PatchEvent(ctx context.Context, opts *Options) (Handler, error) {
+	return newFunction(ctx, routes.PatchEvent, handlers.PatchEventOperations(), opts)
+}
+
+// DeleteEvent builds delete-event.
+func DeleteEvent(ctx context.Context, opts *Options) (Handler, error) {
+	return newFunction(ctx, routes.DeleteEvent, handlers.DeleteEventOperations(), opts)
+}
+
+// APIKeys builds api-keys.
+func APIKeys(ctx context.Context, opts *Options) (Handler, error) {
+	return newFunction(ctx, routes.APIKeys, handlers.APIKeysOperations(), opts)
+}
+
+// newFunction builds the Lambda handler of the named function (one of
+// routes.Functions) serving ops, from its environment, as main does: the
+// SDK clients once, with timeouts that end a request before Lambda does.
+// Nothing here reaches the network: the page-token secret, if any, is
+// fetched by the first request that needs it, as is the key pepper.
+func newFunction(ctx context.Context, name string, ops handlers.Operations, opts *Options) (Handler, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
@@ -86,7 +122,7 @@ func New(ctx context.Context, name string, opts *Options) (func(context.Context,
 	if deps.KeyPepper, err = e.keyPepper(name, opts.KeyPepper); err != nil {
 		return nil, err
 	}
-	h, err := handlers.New(name, deps)
+	h, err := handlers.NewWith(name, ops, deps)
 	if err != nil {
 		return nil, err
 	}

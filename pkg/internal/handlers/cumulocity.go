@@ -13,19 +13,7 @@ import (
 	"github.com/fleetlog/device-events/pkg/internal/apigw"
 	"github.com/fleetlog/device-events/pkg/internal/body"
 	"github.com/fleetlog/device-events/pkg/internal/dialects/cumulocity"
-	"github.com/fleetlog/device-events/pkg/routes"
 )
-
-// cumulocityOperations are the handlers of the cumulocity dialect's operations.
-var cumulocityOperations = map[routes.Op]handler{
-	routes.OpCumulocityEventAPI:     (*Function).cumulocityEventAPI,
-	routes.OpCumulocityListEvents:   (*Function).cumulocityList,
-	routes.OpCumulocityCreateEvent:  (*Function).cumulocityCreate,
-	routes.OpCumulocityDeleteEvents: (*Function).cumulocityDeleteMatching,
-	routes.OpCumulocityGetEvent:     (*Function).cumulocityGet,
-	routes.OpCumulocityUpdateEvent:  (*Function).cumulocityUpdate,
-	routes.OpCumulocityDeleteEvent:  (*Function).cumulocityDelete,
-}
 
 // cumulocityError renders an error of the cumulocity dialect's routes in its clients'
 // shape (nil: the native shape).

@@ -11,13 +11,7 @@ import (
 	"github.com/fleetlog/device-events/pkg/internal/apierror"
 	"github.com/fleetlog/device-events/pkg/internal/apigw"
 	"github.com/fleetlog/device-events/pkg/internal/dialects/droplit"
-	"github.com/fleetlog/device-events/pkg/routes"
 )
-
-// droplitOperations are the handlers of the droplit dialect's operations.
-var droplitOperations = map[routes.Op]handler{
-	routes.OpDroplitDeviceHistory: (*Function).droplitHistory,
-}
 
 // droplitError renders an error of the droplit dialect's routes: the
 // native body, its error named by the document's reason where it has one

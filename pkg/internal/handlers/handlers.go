@@ -66,59 +66,30 @@ type Function struct {
 
 type handler func(f *Function, ctx context.Context, r *apigw.Request) (apigw.Response, error)
 
-// operations is the handler of each operation of the route table: the
-// native API's, the registry's, the keys', and each dialect's (in its own
-// file).
-var operations = union(nativeOperations, lhingsOperations, cumulocityOperations, losantOperations, droplitOperations)
-
-// union is the operations of each of ops, which must not share one.
-func union(ops ...map[routes.Op]handler) map[routes.Op]handler {
-	out := map[routes.Op]handler{}
-	for _, m := range ops {
-		for op, h := range m {
-			if _, dup := out[op]; dup {
-				panic("handlers: two handlers for operation " + string(op))
-			}
-			out[op] = h
-		}
-	}
-	return out
-}
-
-var nativeOperations = map[routes.Op]handler{
-	routes.OpPutEvents:               (*Function).putEvents,
-	routes.OpListDeviceEvents:        (*Function).listDeviceEvents,
-	routes.OpGetEvent:                (*Function).getEvent,
-	routes.OpListEvents:              (*Function).listFleetEvents,
-	routes.OpAggregateDeviceEvents:   (*Function).aggregateDevice,
-	routes.OpAggregateEvents:         (*Function).aggregateFleet,
-	routes.OpPatchEvent:              (*Function).patchEvent,
-	routes.OpDeleteEvent:             (*Function).deleteEvent,
-	routes.OpDeleteEvents:            (*Function).deleteEvents,
-	routes.OpRegistryPutEvents:       (*Function).registryPut,
-	routes.OpRegistryPutEventsOfBody: (*Function).registryPut,
-	routes.OpRegistryListEvents:      (*Function).registryList,
-	routes.OpCreateAPIKey:            (*Function).createAPIKey,
-	routes.OpListAPIKeys:             (*Function).listAPIKeys,
-	routes.OpDeleteAPIKey:            (*Function).deleteAPIKey,
-}
-
 // New builds the handlers of the named function (one of routes.Functions)
-// from the routes the route table gives it; a route whose operation has no
-// handler fails the build.
+// from the routes the route table gives it, with every function's
+// operations: for tests. A function's main builds it with NewWith and its
+// own operations (ops.go), so that its binary links only its handlers.
 func New(name string, deps Deps) (*Function, error) {
-	return build(name, routes.ForFunction(name), deps)
+	return NewWith(name, allOperations(), deps)
+}
+
+// NewWith builds the handlers of the named function from the routes the
+// route table gives it and ops; a route whose operation ops lacks fails
+// the build.
+func NewWith(name string, ops Operations, deps Deps) (*Function, error) {
+	return build(name, routes.ForFunction(name), ops, deps)
 }
 
 // build makes the function that serves rs.
-func build(name string, rs []routes.Route, deps Deps) (*Function, error) {
+func build(name string, rs []routes.Route, ops Operations, deps Deps) (*Function, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
 	deps.Logger = telemetry.WithRequestID(deps.Logger)
 	f := &Function{name: name, deps: deps, handlers: map[routes.Op]handler{}}
 	for _, r := range rs {
-		h, ok := operations[r.Op]
+		h, ok := ops[r.Op]
 		if !ok {
 			return nil, fmt.Errorf("handlers: no handler for operation %q (%s)", r.Op, r.Key())
 		}

@@ -11,13 +11,7 @@ import (
 	"github.com/fleetlog/device-events/pkg/internal/apierror"
 	"github.com/fleetlog/device-events/pkg/internal/apigw"
 	"github.com/fleetlog/device-events/pkg/internal/dialects/lhings"
-	"github.com/fleetlog/device-events/pkg/routes"
 )
-
-// lhingsOperations are the handlers of the lhings dialect's operations.
-var lhingsOperations = map[routes.Op]handler{
-	routes.OpLhingsRetrieveEvents: (*Function).lhingsRetrieve,
-}
 
 // lhingsError renders an error of the lhings dialect's routes in its clients'
 // shape (nil: the native shape). The document gives statuses but no error

@@ -11,17 +11,7 @@ import (
 	"github.com/fleetlog/device-events/pkg/internal/apierror"
 	"github.com/fleetlog/device-events/pkg/internal/apigw"
 	"github.com/fleetlog/device-events/pkg/internal/dialects/losant"
-	"github.com/fleetlog/device-events/pkg/routes"
 )
-
-// losantOperations are the handlers of the losant dialect's operations.
-var losantOperations = map[routes.Op]handler{
-	routes.OpLosantGetEvent:    (*Function).losantGetEvent,
-	routes.OpLosantPatchEvent:  (*Function).losantPatchEvent,
-	routes.OpLosantDeleteEvent: (*Function).losantDeleteEvent,
-	routes.OpLosantListEvents:  (*Function).losantListEvents,
-	routes.OpLosantPostEvent:   (*Function).losantPostEvent,
-}
 
 // losantError renders an error of the losant dialect's routes in its clients'
 // shape (nil: the native shape).

@@ -3,6 +3,11 @@ package ecosystem
 import (
 	"bytes"
 	"cmp"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,6 +65,19 @@ func TestTheREADMEExamplesRun(t *testing.T) {
 	api := newRecorder(t, openapi.Events, st.URL)
 	registry := newRecorder(t, openapi.Registry, st.RegistryURL)
 	keys := newRecorder(t, openapi.For(routes.Keys), st.KeysURL)
+	// The key API's dialect routes are held to their own documents.
+	recorders := []*recorder{api, registry, keys}
+	dialects := map[routes.Dialect]*recorder{}
+	for _, d := range routes.Dialects {
+		if spec := openapi.ForDialect(d); spec != nil {
+			dialects[d] = newRecorder(t, spec, st.KeysURL)
+			recorders = append(recorders, dialects[d])
+		}
+	}
+	keysURL := byDialect(t, keys, dialects)
+	// The dialects' examples use a key of robot-7, made as the README's
+	// "The other systems' clients" says (make apikey).
+	key := st.NewKey(t, []string{routes.ScopeRead, routes.ScopeWrite, routes.ScopeDelete}, []string{"robot-7"})
 	// The blocks run where `make run` leaves its token.
 	home := t.TempDir()
 	if err := os.Mkdir(filepath.Join(home, ".local"), 0o700); err != nil {
@@ -68,7 +86,7 @@ func TestTheREADMEExamplesRun(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(home, ".local", "dev-token"), []byte(st.Token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	urls := strings.NewReplacer(readmeAPI, api.URL, readmeRegistry, registry.URL, readmeKeys, keys.URL)
+	urls := strings.NewReplacer(readmeAPI, api.URL, readmeRegistry, registry.URL, readmeKeys, keysURL)
 
 	seen := map[*recorder]int{}
 	for _, block := range blocks {
@@ -77,11 +95,12 @@ func TestTheREADMEExamplesRun(t *testing.T) {
 		t.Run("the block starting "+name, func(t *testing.T) {
 			cmd := exec.CommandContext(t.Context(), "bash", "-e", "-o", "pipefail", "-c", urls.Replace(block))
 			cmd.Dir = home
+			cmd.Env = append(os.Environ(), "KEYS="+keysURL, "KEY="+key.Key, "ID="+key.ID, "SECRET="+key.Secret)
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			err := cmd.Run()
 			var got []exchange
-			for _, r := range []*recorder{api, registry, keys} {
+			for _, r := range recorders {
 				var e []exchange
 				e, seen[r] = r.taken(seen[r])
 				got = append(got, e...)
@@ -108,6 +127,49 @@ func TestTheREADMEExamplesRun(t *testing.T) {
 	api.checkContract(t, "the README's calls of the events API")
 	registry.checkContract(t, "the README's calls of the registry's API")
 	keys.checkContract(t, "the README's calls of the key API")
+	for d, r := range dialects {
+		r.checkContract(t, "the README's calls of "+string(d)+"'s routes")
+	}
+}
+
+// byDialect serves a proxy of the key API that sends each request to the
+// recorder of its route's dialect, or to keys: one base URL, as the key
+// API has, with each exchange held to its own document.
+func byDialect(t *testing.T, keys *recorder, dialects map[routes.Dialect]*recorder) string {
+	proxies := map[*recorder]*httputil.ReverseProxy{}
+	for _, r := range append(slices.Collect(maps.Values(dialects)), keys) {
+		u, err := url.Parse(r.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxies[r] = httputil.NewSingleHostReverseProxy(u)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		to := keys
+		for d, r := range dialects {
+			if slices.ContainsFunc(routes.ForDialect(d), func(rt routes.Route) bool { return matchesTemplate(rt.Path, req.URL.Path) }) {
+				to = r
+			}
+		}
+		proxies[to].ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// matchesTemplate reports whether path is one of an API Gateway path
+// template's: a {parameter} stands for one segment.
+func matchesTemplate(template, path string) bool {
+	ts, ps := strings.Split(template, "/"), strings.Split(path, "/")
+	if len(ts) != len(ps) {
+		return false
+	}
+	for i, seg := range ts {
+		if !(strings.HasPrefix(seg, "{") && ps[i] != "") && seg != ps[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // shellBlocks returns the README's ```sh blocks, indented ones (in list

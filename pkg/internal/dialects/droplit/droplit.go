@@ -27,16 +27,15 @@ package droplit
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/internal/apierror"
+	"github.com/fleetlog/device-events/pkg/internal/dialects/query"
 	"github.com/fleetlog/device-events/pkg/internal/timestamp"
 )
 
@@ -122,30 +121,11 @@ var parameters = []string{"continuationCount", "continuationToken", "endDate", "
 // Parse reads a request's query. Its errors are the contract's codes with
 // the parameter at fault, which Reason names.
 func Parse(q url.Values) (Request, error) {
-	var unknown []string
-	for k := range q {
-		if !slices.Contains(parameters, k) {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		return Request{}, &apierror.Error{Code: apierror.QueryFieldNotAllowed, Parameter: unknown[0],
-			Message: unknown[0] + ": query field not allowed (allowed: " + strings.Join(parameters, ", ") + ")"}
+	if err := query.Allowed(q, parameters); err != nil {
+		return Request{}, err
 	}
 	r := Request{PageSize: DefaultPageSize}
-	get := func(name string) (string, bool, error) {
-		v, ok := q[name]
-		switch {
-		case !ok:
-			return "", false, nil
-		case len(v) > 1:
-			return "", false, invalid(name, "given more than once")
-		case v[0] == "":
-			return "", false, invalid(name, "empty")
-		}
-		return v[0], true, nil
-	}
+	get := func(name string) (string, bool, error) { return query.One(q, name) }
 	for _, name := range []string{"startDate", "endDate"} {
 		v, ok, err := get(name)
 		if err != nil || !ok {
@@ -156,7 +136,7 @@ func Parse(q url.Values) (Request, error) {
 		}
 		t, perr := timestamp.Parse(v)
 		if perr != nil {
-			return Request{}, invalid(name, "not an ISO 8601 datetime: %v", perr)
+			return Request{}, query.Invalid(name, "not an ISO 8601 datetime: %v", perr)
 		}
 		if name == "startDate" {
 			r.Start = t
@@ -165,14 +145,14 @@ func Parse(q url.Values) (Request, error) {
 		}
 	}
 	if !r.Start.IsZero() && !r.End.IsZero() && r.Start.After(r.End) {
-		return Request{}, invalid("startDate", "after endDate")
+		return Request{}, query.Invalid("startDate", "after endDate")
 	}
 	if v, ok, err := get("pageSize"); err != nil {
 		return Request{}, err
 	} else if ok {
 		n, cerr := strconv.Atoi(v)
 		if cerr != nil || n < 1 {
-			return Request{}, invalid("pageSize", "must be a positive number")
+			return Request{}, query.Invalid("pageSize", "must be a positive number")
 		}
 		r.PageSize = min(n, MaxPageSize)
 	}
@@ -181,7 +161,7 @@ func Parse(q url.Values) (Request, error) {
 	} else if ok {
 		n, cerr := strconv.ParseInt(v, 10, 32)
 		if cerr != nil || n < 0 {
-			return Request{}, invalid("continuationCount", "must be a number of pages from 0")
+			return Request{}, query.Invalid("continuationCount", "must be a number of pages from 0")
 		}
 		r.Count = n
 	}
@@ -190,7 +170,7 @@ func Parse(q url.Values) (Request, error) {
 	} else if ok {
 		n, cerr := strconv.ParseInt(v, 10, 32)
 		if cerr != nil || n < 0 {
-			return Request{}, invalid("index", "must be a non-negative number")
+			return Request{}, query.Invalid("index", "must be a non-negative number")
 		}
 		r.Index, r.HasIndex = n, true
 	}
@@ -199,7 +179,7 @@ func Parse(q url.Values) (Request, error) {
 	} else if ok {
 		r.Type = strings.ToLower(v)
 		if !slices.Contains(types, r.Type) {
-			return Request{}, invalid("type", "must be one of changed, error, event, get, info, set")
+			return Request{}, query.Invalid("type", "must be one of changed, error, event, get, info, set")
 		}
 	}
 	var err error
@@ -213,10 +193,6 @@ func Parse(q url.Values) (Request, error) {
 		return Request{}, err
 	}
 	return r, nil
-}
-
-func invalid(name, format string, args ...any) *apierror.Error {
-	return &apierror.Error{Code: apierror.InvalidParameter, Parameter: name, Message: name + ": " + fmt.Sprintf(format, args...)}
 }
 
 // Severities are the severities of the events of the request's type: nil

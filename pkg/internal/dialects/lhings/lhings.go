@@ -15,16 +15,13 @@
 package lhings
 
 import (
-	"fmt"
 	"math"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/fleetlog/device-events/pkg/internal/apierror"
+	"github.com/fleetlog/device-events/pkg/internal/dialects/query"
 	"github.com/fleetlog/device-events/pkg/internal/timestamp"
 )
 
@@ -63,20 +60,12 @@ const maxPage = math.MaxInt32
 // Parse reads a request's query at now. Its errors are the contract's
 // (400 invalid_parameter, query_field_not_allowed), naming the parameter.
 func Parse(q url.Values, now time.Time) (Request, error) {
-	var unknown []string
-	for k := range q {
-		if !slices.Contains(parameters, k) {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		return Request{}, &apierror.Error{Code: apierror.QueryFieldNotAllowed, Parameter: unknown[0],
-			Message: unknown[0] + ": query parameter not allowed here (allowed: " + strings.Join(parameters, ", ") + ")"}
+	if err := query.Allowed(q, parameters); err != nil {
+		return Request{}, err
 	}
 	r := Request{Begin: timestamp.Min, End: now, Mode: Journal, OlderFirst: true}
 	for _, name := range []string{"begin", "end"} {
-		v, ok, err := one(q, name)
+		v, ok, err := query.One(q, name)
 		if err != nil {
 			return Request{}, err
 		}
@@ -85,7 +74,7 @@ func Parse(q url.Values, now time.Time) (Request, error) {
 		}
 		t, perr := timestamp.Parse(v)
 		if perr != nil {
-			return Request{}, invalid(name, "%v", perr)
+			return Request{}, query.Invalid(name, "%v", perr)
 		}
 		if name == "begin" {
 			r.Begin = t
@@ -94,22 +83,22 @@ func Parse(q url.Values, now time.Time) (Request, error) {
 		}
 	}
 	if r.Begin.After(r.End) {
-		return Request{}, invalid("begin", "must not be after end (%s)", timestamp.FormatISO(r.End))
+		return Request{}, query.Invalid("begin", "must not be after end (%s)", timestamp.FormatISO(r.End))
 	}
-	if v, ok, err := one(q, "mode"); err != nil {
+	if v, ok, err := query.One(q, "mode"); err != nil {
 		return Request{}, err
 	} else if ok {
 		r.Mode = Mode(v)
 		if !slices.Contains([]Mode{Journal, AggregateHourly, AggregateDaily}, r.Mode) {
-			return Request{}, invalid("mode", "must be journal, aggregate_hourly or aggregate_daily")
+			return Request{}, query.Invalid("mode", "must be journal, aggregate_hourly or aggregate_daily")
 		}
 	}
-	if v, ok, err := one(q, "page"); err != nil {
+	if v, ok, err := query.One(q, "page"); err != nil {
 		return Request{}, err
 	} else if ok {
 		n, cerr := strconv.Atoi(v)
 		if cerr != nil || n < 0 || n > maxPage {
-			return Request{}, invalid("page", "must be an integer from 0 to %d", maxPage)
+			return Request{}, query.Invalid("page", "must be an integer from 0 to %d", maxPage)
 		}
 		r.Page = n
 	}
@@ -126,25 +115,11 @@ func Parse(q url.Values, now time.Time) (Request, error) {
 // Skip is how many results come before the request's page.
 func (r Request) Skip() int64 { return int64(r.Page) * PageSize }
 
-// one returns a single-valued parameter.
-func one(q url.Values, name string) (string, bool, error) {
-	v, ok := q[name]
-	switch {
-	case !ok:
-		return "", false, nil
-	case len(v) > 1:
-		return "", false, invalid(name, "given more than once")
-	case v[0] == "":
-		return "", false, invalid(name, "empty")
-	}
-	return v[0], true, nil
-}
-
 // flag reads a boolean given under one of names (at most one of them).
 func flag(q url.Values, def bool, names ...string) (bool, error) {
 	given := ""
 	for _, name := range names {
-		v, ok, err := one(q, name)
+		v, ok, err := query.One(q, name)
 		if err != nil {
 			return false, err
 		}
@@ -152,7 +127,7 @@ func flag(q url.Values, def bool, names ...string) (bool, error) {
 			continue
 		}
 		if given != "" {
-			return false, invalid(name, "given as %s too", given)
+			return false, query.Invalid(name, "given as %s too", given)
 		}
 		given = name
 		switch v {
@@ -161,14 +136,10 @@ func flag(q url.Values, def bool, names ...string) (bool, error) {
 		case "false":
 			def = false
 		default:
-			return false, invalid(name, "must be true or false")
+			return false, query.Invalid(name, "must be true or false")
 		}
 	}
 	return def, nil
-}
-
-func invalid(name, format string, args ...any) *apierror.Error {
-	return &apierror.Error{Code: apierror.InvalidParameter, Parameter: name, Message: name + ": " + fmt.Sprintf(format, args...)}
 }
 
 // Interval is the width of an aggregate mode's periods (0 for the

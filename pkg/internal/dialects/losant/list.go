@@ -3,7 +3,6 @@ package losant
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"maps"
 	"net/url"
 	"slices"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/internal/apierror"
+	"github.com/fleetlog/device-events/pkg/internal/dialects/query"
 )
 
 // The page sizes of a listing.
@@ -58,7 +58,7 @@ func ParseList(v url.Values) (List, error) {
 	one := func(name string) (string, error) {
 		vs := v[name]
 		if len(vs) > 1 {
-			return "", invalid(name, "given more than once")
+			return "", query.Invalid(name, "given more than once")
 		}
 		if len(vs) == 0 {
 			return "", nil
@@ -69,20 +69,20 @@ func ParseList(v url.Values) (List, error) {
 		if s, err := one(f); err != nil {
 			return l, err
 		} else if s != "" && s != "true" && s != "false" {
-			return l, invalid(f, "must be true or false")
+			return l, query.Invalid(f, "must be true or false")
 		}
 	}
 	if s, err := one("sortField"); err != nil {
 		return l, err
 	} else if s != "" && s != "creationDate" && s != "id" {
-		return l, invalid("sortField", "only creationDate (or id, the same order) is supported here")
+		return l, query.Invalid("sortField", "only creationDate (or id, the same order) is supported here")
 	}
 	if s, err := one("sortDirection"); err != nil {
 		return l, err
 	} else if s != "" {
 		l.SortDirection = strings.ToLower(s)
 		if l.SortDirection != "asc" && l.SortDirection != "desc" {
-			return l, invalid("sortDirection", "must be asc or desc")
+			return l, query.Invalid("sortDirection", "must be asc or desc")
 		}
 	}
 	l.Query.Ascending = l.SortDirection == "asc"
@@ -92,7 +92,7 @@ func ParseList(v url.Values) (List, error) {
 	} else if s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > MaxPerPage {
-			return l, invalid("perPage", "must be an integer from 1 to %d", MaxPerPage)
+			return l, query.Invalid("perPage", "must be an integer from 1 to %d", MaxPerPage)
 		}
 		l.Query.Limit = n
 	}
@@ -102,7 +102,7 @@ func ParseList(v url.Values) (List, error) {
 		n, err := strconv.ParseInt(s, 10, 64)
 		// A page past a billion events is past any listing.
 		if err != nil || n < 0 || n > 1e9/int64(l.Query.Limit) {
-			return l, invalid("page", "must be an integer from 0")
+			return l, query.Invalid("page", "must be an integer from 0")
 		}
 		l.Page = n
 	}
@@ -117,7 +117,7 @@ func ParseList(v url.Values) (List, error) {
 		return l, err
 	}
 	if _, ok := eventstore.ParseState(l.State); l.State != "" && !ok {
-		return l, invalid("state", "must be new, acknowledged or resolved")
+		return l, query.Invalid("state", "must be new, acknowledged or resolved")
 	}
 	raw, err := one("query")
 	if err != nil {
@@ -138,9 +138,9 @@ func ParseList(v url.Values) (List, error) {
 func (l *List) simple() error {
 	switch {
 	case l.FilterField != "" && l.FilterField != "subject":
-		return invalid("filterField", "only subject is supported")
+		return query.Invalid("filterField", "only subject is supported")
 	case l.Filter != "" && strings.ContainsAny(l.Filter, "*?["):
-		return invalid("filter", "globbing is not supported here: give a whole subject")
+		return query.Invalid("filter", "globbing is not supported here: give a whole subject")
 	case l.Filter != "":
 		l.Query.Types = []string{l.Filter}
 	}
@@ -156,7 +156,7 @@ func (l *List) advanced(raw json.RawMessage) error {
 	d.UseNumber()
 	var obj map[string]json.RawMessage
 	if d.Decode(&obj) != nil || obj == nil || d.More() {
-		return invalid("query", "must be a JSON object (an advanced event query)")
+		return query.Invalid("query", "must be a JSON object (an advanced event query)")
 	}
 	return l.and(obj)
 }
@@ -169,7 +169,7 @@ func (l *List) and(obj map[string]json.RawMessage) error {
 		case "$and":
 			var parts []map[string]json.RawMessage
 			if json.Unmarshal(raw, &parts) != nil || len(parts) > 100 {
-				return invalid("query", "$and must be a list of at most 100 queries")
+				return query.Invalid("query", "$and must be a list of at most 100 queries")
 			}
 			for _, p := range parts {
 				if err := l.and(p); err != nil {
@@ -182,10 +182,10 @@ func (l *List) and(obj map[string]json.RawMessage) error {
 				return err
 			}
 			if vs[0] == "" {
-				return invalid("query", "deviceId: empty")
+				return query.Invalid("query", "deviceId: empty")
 			}
 			if q.DeviceID != "" && q.DeviceID != vs[0] {
-				return invalid("query", "deviceId: one device at most")
+				return query.Invalid("query", "deviceId: one device at most")
 			}
 			q.DeviceID = vs[0]
 		case "subject":
@@ -215,7 +215,7 @@ func (l *List) and(obj map[string]json.RawMessage) error {
 				return err
 			}
 		default:
-			return invalid("query", "%s is not supported here (supported: $and, deviceId, subject, level, state, creationDate)", k)
+			return query.Invalid("query", "%s is not supported here (supported: $and, deviceId, subject, level, state, creationDate)", k)
 		}
 	}
 	return nil
@@ -230,7 +230,7 @@ func values(field string, raw json.RawMessage, in bool) ([]string, error) {
 	}
 	var ops map[string]json.RawMessage
 	if json.Unmarshal(raw, &ops) != nil || len(ops) != 1 {
-		return nil, invalid("query", "%s: a string, or an object of one operator", field)
+		return nil, query.Invalid("query", "%s: a string, or an object of one operator", field)
 	}
 	if r, ok := ops["$eq"]; ok && json.Unmarshal(r, &s) == nil {
 		return []string{s}, nil
@@ -243,19 +243,19 @@ func values(field string, raw json.RawMessage, in bool) ([]string, error) {
 	if in {
 		ins = " or $in (a list of strings)"
 	}
-	return nil, invalid("query", "%s: the operators supported here are $eq%s", field, ins)
+	return nil, query.Invalid("query", "%s: the operators supported here are $eq%s", field, ins)
 }
 
 // dates reads creationDate's bounds into the query's [From, To).
 func (l *List) dates(raw json.RawMessage) error {
 	var ops map[string]json.RawMessage
 	if json.Unmarshal(raw, &ops) != nil || len(ops) == 0 {
-		return invalid("query", "creationDate: an object of $gt, $gte, $lt, $lte")
+		return query.Invalid("query", "creationDate: an object of $gt, $gte, $lt, $lte")
 	}
 	for _, op := range slices.Sorted(maps.Keys(ops)) {
 		t, err := readDate(ops[op])
 		if err != nil {
-			return invalid("query", "creationDate.%s: an ISO 8601 date or Unix milliseconds", op)
+			return query.Invalid("query", "creationDate.%s: an ISO 8601 date or Unix milliseconds", op)
 		}
 		t = t.Truncate(time.Millisecond)
 		switch op {
@@ -268,7 +268,7 @@ func (l *List) dates(raw json.RawMessage) error {
 		case "$lte":
 			l.Query.To = earlier(l.Query.To, t.Add(time.Millisecond))
 		default:
-			return invalid("query", "creationDate: the operators supported here are $gt, $gte, $lt, $lte")
+			return query.Invalid("query", "creationDate: the operators supported here are $gt, $gte, $lt, $lte")
 		}
 	}
 	return nil
@@ -292,34 +292,34 @@ func earlier(a, b time.Time) time.Time {
 func (l *List) check() error {
 	q := &l.Query
 	if q.DeviceID != "" && !eventstore.ValidDeviceID(q.DeviceID) {
-		return invalid("query", "deviceId: 1-128 characters of A-Z a-z 0-9 . _ : -")
+		return query.Invalid("query", "deviceId: 1-128 characters of A-Z a-z 0-9 . _ : -")
 	}
 	q.Types = uniq(q.Types)
 	if len(q.Types) > 10 {
-		return invalid("query", "subject: at most 10")
+		return query.Invalid("query", "subject: at most 10")
 	}
 	for _, t := range q.Types {
 		if eventstore.CheckType("subject", t) != nil {
-			return invalid("query", "subject: %q is not a subject this service keeps", t)
+			return query.Invalid("query", "subject: %q is not a subject this service keeps", t)
 		}
 	}
 	q.Severities = uniq(q.Severities)
 	for _, s := range q.Severities {
 		if _, ok := eventstore.ParseSeverity(string(s)); !ok {
-			return invalid("query", "level: must be info, warning, error or critical")
+			return query.Invalid("query", "level: must be info, warning, error or critical")
 		}
 	}
 	q.States = uniq(q.States)
 	for _, s := range q.States {
 		if _, ok := eventstore.ParseState(string(s)); !ok {
-			return invalid("state", "must be new, acknowledged or resolved")
+			return query.Invalid("state", "must be new, acknowledged or resolved")
 		}
 	}
 	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
-		return invalid("query", "creationDate: the range is empty")
+		return query.Invalid("query", "creationDate: the range is empty")
 	}
 	if q.DeviceID == "" && len(q.Types) == 0 && !eventstore.AlarmsOnly(q.Severities) {
-		return invalid("query", "across devices, name a deviceId or a subject, or list levels of warning and above only")
+		return query.Invalid("query", "across devices, name a deviceId or a subject, or list levels of warning and above only")
 	}
 	return nil
 }
@@ -343,8 +343,4 @@ func allowOnly(v url.Values, allowed []string) error {
 		}
 	}
 	return nil
-}
-
-func invalid(name, format string, args ...any) *apierror.Error {
-	return &apierror.Error{Code: apierror.InvalidParameter, Parameter: name, Message: name + ": " + fmt.Sprintf(format, args...)}
 }

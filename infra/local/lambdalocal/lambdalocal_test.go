@@ -78,15 +78,6 @@ func newService(t *testing.T, opts lambdalocal.Options, fns ...lambdalocal.Funct
 	return s
 }
 
-func mustJSON(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // jsonString is a JSON string of exactly n bytes.
 func jsonString(n int) []byte {
 	b := bytes.Repeat([]byte("a"), n)

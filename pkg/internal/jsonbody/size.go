@@ -15,7 +15,7 @@ import (
 // on every answer, where json.Marshal allocates only its result.
 func Marshal(v any) ([]byte, error) {
 	b, err := json.Marshal(v)
-	if err != nil || bytes.Index(b, []byte(`\u00`)) < 0 {
+	if err != nil || !bytes.Contains(b, []byte(`\u00`)) {
 		return b, err
 	}
 	out := b[:0]

@@ -46,7 +46,7 @@ func runTests(m *testing.M) int {
 }
 
 // fixture is one synthesized stack. Building and synthesizing a stack takes
-// seconds (its five bootstraps are built, from Go's build cache once warm)
+// seconds (its seven bootstraps are built, from Go's build cache once warm)
 // and asserting on it milliseconds, so each configuration is built once
 // per test binary and shared.
 type fixture struct {

@@ -1,5 +1,5 @@
 // Command loadtest runs the device events API on this machine (DynamoDB
-// Local persisting to a temporary folder, the five functions, the local
+// Local persisting to a temporary folder, the seven functions, the local
 // gateway on a loopback port), drives it with concurrent clients for a
 // while, and then checks the history of what it acknowledged against what
 // it stored: no acknowledged write lost, none stored twice, aggregates

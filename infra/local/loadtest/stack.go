@@ -45,7 +45,7 @@ type stack struct {
 	Token string
 }
 
-// startStack starts DynamoDB Local, the table, the five functions and the
+// startStack starts DynamoDB Local, the table, the seven functions and the
 // local gateway on a loopback port.
 func startStack(ctx context.Context, withFaults bool, seed uint64) (_ *stack, err error) {
 	s := &stack{}

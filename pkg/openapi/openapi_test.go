@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
+
 	"github.com/fleetlog/device-events/pkg/internal/apierror"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
@@ -147,8 +149,8 @@ func TestTheDocumentsAgreeWithTheRouteTable(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, r := range rs {
-				if r.API != routes.Keys {
-					t.Errorf("%s: on API %s, want the key API", r.Key(), r.API)
+				if _, ok := routes.ByKey(routes.Keys, r.Key()); !ok {
+					t.Errorf("%s: on API %s, not on the key API", r.Key(), r.API)
 				}
 				item := doc.Paths.Value(r.Path)
 				if item == nil || item.GetOperation(r.Method) == nil {
@@ -161,6 +163,12 @@ func TestTheDocumentsAgreeWithTheRouteTable(t *testing.T) {
 				}
 				if !slices.Contains(op.Tags, string(d)) {
 					t.Errorf("%s: tags %v, want the dialect's tag %s", r.Key(), op.Tags, d)
+				}
+				// On the events API, its JWTs with the route's scope.
+				if r.API == routes.Events && (op.Security == nil || !slices.ContainsFunc(*op.Security, func(req openapi3.SecurityRequirement) bool {
+					return slices.Equal(req["jwt"], []string{r.Scope})
+				})) {
+					t.Errorf("%s: on the events API, but its security has no jwt requirement of %s", r.Key(), r.Scope)
 				}
 			}
 			for path, item := range doc.Paths.Map() {

@@ -9,7 +9,9 @@ const (
 	OpLosantPostEvent   Op = "losantPostEvent"
 )
 
-// losantRoutes are the routes of Losant's application events (losant-event-actions.txt). dialect() puts them on the key API.
+// losantRoutes are the routes of Losant's application events
+// (losant-event-actions.txt). dialect() puts them on the key API, for
+// device API keys, and on the events API, for JWTs.
 //
 // An event's path names no device: its id carries it (eventstore.GlobalID),
 // and the handlers check a device-limited key against it. A listing is

@@ -133,7 +133,8 @@ type Route struct {
 
 // Dialect is another event API whose clients this service serves
 // unchanged but for their base URL and credential: its routes are on the
-// key API, its request and answer mapping in pkg/internal/dialects.
+// key API (Losant's on the events API too, for JWTs), its request and
+// answer mapping in pkg/internal/dialects.
 type Dialect string
 
 // The dialects.
@@ -198,15 +199,21 @@ var All = slices.Concat(
 	on(Keys, native),
 	// The other systems' dialects, each in its own file, on the key API:
 	// their clients hold device API keys.
-	dialect(Lhings, lhingsRoutes),
-	dialect(Cumulocity, cumulocityRoutes),
-	dialect(Losant, losantRoutes),
-	dialect(Droplit, droplitRoutes),
+	dialect(Lhings, lhingsRoutes, Keys),
+	dialect(Cumulocity, cumulocityRoutes, Keys),
+	// Losant's clients send a token as a bearer token, an API token or a
+	// user's JWT: a device API key on the key API, or a JWT on the events
+	// API, where its JWT authorizer checks it as it does the native routes'.
+	dialect(Losant, losantRoutes, Keys, Events),
+	dialect(Droplit, droplitRoutes, Keys),
 )
 
-// dialect returns rs as routes of dialect d on the key API.
-func dialect(d Dialect, rs []Route) []Route {
-	out := on(Keys, rs)
+// dialect returns rs as routes of dialect d on each of apis.
+func dialect(d Dialect, rs []Route, apis ...API) []Route {
+	var out []Route
+	for _, api := range apis {
+		out = append(out, on(api, rs)...)
+	}
 	for i := range out {
 		out[i].Dialect = d
 	}

@@ -36,6 +36,21 @@ func TestTheRouteTable(t *testing.T) {
 			}
 		}
 	})
+	t.Run("the events API serves no dialect but Losant's, and Losant's on the key API too", func(t *testing.T) {
+		for _, r := range ForAPI(Events) {
+			if r.Dialect == "" {
+				continue
+			}
+			if r.Dialect != Losant {
+				t.Errorf("%s: %s on the events API", r.Key(), r.Dialect)
+			}
+			k, ok := ByKey(Keys, r.Key())
+			k.API = Events
+			if !ok || k != r {
+				t.Errorf("%s: on the events API, not the same on the key API", r.Key())
+			}
+		}
+	})
 	t.Run("no route of the key API needs the admin scope", func(t *testing.T) {
 		for _, r := range ForAPI(Keys) {
 			if r.Scope == ScopeAdmin {

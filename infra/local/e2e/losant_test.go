@@ -358,13 +358,82 @@ func TestLosantRestClient(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("..", "node_modules", "losant-rest", "package.json")); err != nil {
 		t.Fatalf("losant-rest is not installed (make deps, or npm ci in infra/local): %v", err)
 	}
-	s := newStack(t)
-	key := s.NewKey(t, []string{routes.ScopeRead, routes.ScopeWrite, routes.ScopeDelete}, nil)
-	cmd := exec.CommandContext(t.Context(), node, filepath.Join("testdata", "losant", "client.js"))
-	cmd.Env = append(os.Environ(), "LOSANT_URL="+s.KeysURL, "LOSANT_KEY="+key.Key, "LOSANT_APP="+losantApp, "LOSANT_DEVICE="+losantDevice)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("losant-rest against the key API: %v\n%s", err, out)
+	scopes := []string{routes.ScopeRead, routes.ScopeWrite, routes.ScopeDelete}
+	// Each run on a stack of its own: the script lists across devices too.
+	for _, c := range []struct {
+		name, sourceType string
+		via              func(s *stack) (base, token string)
+	}{
+		{"the key API with a device API key", "apiToken", func(s *stack) (string, string) { return s.KeysURL, s.NewKey(t, scopes, nil).Key }},
+		{"the events API with a JWT", "user", func(s *stack) (string, string) { return s.URL, s.Mint(t, scopes, nil) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			base, token := c.via(newStack(t))
+			cmd := exec.CommandContext(t.Context(), node, filepath.Join("testdata", "losant", "client.js"))
+			cmd.Env = append(os.Environ(), "LOSANT_URL="+base, "LOSANT_KEY="+token, "LOSANT_SOURCE_TYPE="+c.sourceType,
+				"LOSANT_APP="+losantApp, "LOSANT_DEVICE="+losantDevice)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("losant-rest against %s: %v\n%s", c.name, err, out)
+			}
+			t.Logf("%s", out)
+		})
 	}
-	t.Logf("%s", out)
+}
+
+// onEvents sends a Losant request to the events API rather than the key
+// API (the Authorization header is the caller's: a JWT there).
+func (s *stack) onEvents() option {
+	return func(r *http.Request) {
+		u, err := url.Parse(s.URL)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		r.URL.Host = u.Host
+	}
+}
+
+// TestLosantClientsMaySendAJWTToTheEventsAPI: Losant's clients send a
+// bearer token, which may be a JWT: the events API serves Losant's routes
+// to JWTs (its authorizer checks them, scopes and devices as for the
+// native routes), the key API to device keys, over the same events.
+func TestLosantClientsMaySendAJWTToTheEventsAPI(t *testing.T) {
+	s := newStack(t)
+	token := s.Mint(t, []string{routes.ScopeRead, routes.ScopeWrite}, nil)
+	key := s.NewKey(t, []string{routes.ScopeRead}, nil).Key
+	events := losantEvents(losantApp)
+	posted := s.losant(token, "POST", events, map[string]any{"level": "warning", "subject": "door_opened", "deviceId": losantDevice}, s.onEvents()).wantLosant(t, 201, "").body
+	id, _ := posted["id"].(string)
+	if got := s.losant(key, "GET", events+"/"+id, nil).wantLosant(t, 200, "").body; got["id"] != id || got["subject"] != "door_opened" {
+		t.Errorf("the key API's view of the event a JWT posted: %v", got)
+	}
+	patched := s.losant(token, "PATCH", events+"/"+id, map[string]any{"state": "acknowledged", "comment": "on it"}, s.onEvents()).wantLosant(t, 200, "").body
+	if ups, _ := patched["updates"].([]any); len(ups) != 1 || ups[0].(map[string]any)["sourceType"] != "user" || ups[0].(map[string]any)["sourceName"] != "tester" {
+		t.Errorf("updates after a JWT's patch = %v, want one by the user tester", patched["updates"])
+	}
+	limited := s.Mint(t, []string{routes.ScopeRead}, []string{"another-device"})
+	cases := []struct {
+		name   string
+		token  string
+		opts   []option
+		status int
+		typ    string
+	}{
+		{"a JWT on the key API is no key", token, nil, 401, apigwPrefix + "Unauthorized"},
+		{"a key on the events API is no JWT", key, []option{s.onEvents()}, 401, apigwPrefix + "Unauthorized"},
+		{"a JWT without events/delete may not delete", token, []option{s.onEvents()}, 403, apigwPrefix + "Forbidden"},
+		{"a JWT of another device may not read the event", limited, []option{s.onEvents()}, 403, "Forbidden"},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			method := "GET"
+			if i == 2 {
+				method = "DELETE"
+			}
+			s.losant(tc.token, method, events+"/"+id, nil, tc.opts...).wantLosant(t, tc.status, tc.typ)
+		})
+	}
+	t.Run("a JWT of another device may not list across devices", func(t *testing.T) {
+		s.losant(limited, "GET", events+"?filterField=subject&filter=door_opened", nil, s.onEvents()).wantLosant(t, 403, "Forbidden")
+	})
 }

@@ -1,9 +1,11 @@
 // Losant's own client, losant-rest (infra/local/package.json), against the
-// key API: event get, patch and delete, events get and post, as a Losant
-// application would call them, changed only in its url and access token.
-// TestLosantRestClient runs it with LOSANT_URL (the key API), LOSANT_KEY (a
-// device API key of every event scope, for every device), LOSANT_APP and
-// LOSANT_DEVICE. Any mismatch exits non-zero.
+// key API or the events API: event get, patch and delete, events get and
+// post, as a Losant application would call them, changed only in its url
+// and access token. TestLosantRestClient runs it with LOSANT_URL (the key
+// API, or the events API), LOSANT_KEY (a device API key of every event
+// scope for every device, or a JWT), LOSANT_SOURCE_TYPE (what an update by
+// that credential records: apiToken for a key, user for a JWT),
+// LOSANT_APP and LOSANT_DEVICE. Any mismatch exits non-zero.
 'use strict';
 
 const assert = require('assert');
@@ -62,7 +64,7 @@ async function main() {
   const u = patched.updates[0];
   assert.strictEqual(u.comment, 'Looking into this issue');
   assert.deepStrictEqual(u.stateChange, { old: 'new', new: 'acknowledged' });
-  assert.strictEqual(u.sourceType, 'apiToken');
+  assert.strictEqual(u.sourceType, process.env.LOSANT_SOURCE_TYPE || 'apiToken');
   const moved = await client.event.patch({ applicationId, eventId: posted.id, event: { level: 'critical', message: 'Now critical', data: { voltage: 2.2, phase: 'B' } } });
   assert.strictEqual(moved.level, 'critical');
   assert.strictEqual(moved.message, 'Now critical');

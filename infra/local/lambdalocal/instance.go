@@ -316,7 +316,15 @@ invokePhase:
 			break invokePhase
 		case <-in.exited:
 			if answer == nil {
-				return done(in.exitError(inv)), false, false
+				// An answer sent just before the exit (a response refused
+				// as too large, after which the runtime gives up) is the
+				// invoke's: select may have seen the exit first.
+				select {
+				case o := <-inv.answered:
+					answer = &o
+				default:
+					return done(in.exitError(inv)), false, false
+				}
 			}
 			break invokePhase
 		case <-deadline.C:

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -180,17 +178,7 @@ func TestRoutes(t *testing.T) {
 			if got := p["StageName"]; got != "$default" {
 				t.Errorf("StageName: got %v, want $default", got)
 			}
-			logs, _ := p["AccessLogSettings"].(map[string]interface{})
-			dest, _ := logs["DestinationArn"].(map[string]interface{})
-			att, _ := dest["Fn::GetAtt"].([]interface{})
-			if len(att) != 2 {
-				t.Fatalf("DestinationArn: got %v, want the Arn of a log group", logs["DestinationArn"])
-			}
-			mustResource(t, tmpl, att[0].(string), "AWS::Logs::LogGroup")
-			var format map[string]string
-			if err := json.Unmarshal([]byte(fmt.Sprint(logs["Format"])), &format); err != nil {
-				t.Fatalf("Format: got %v, want a JSON object (%v)", logs["Format"], err)
-			}
+			format := loggedFormat(t, tmpl, p["AccessLogSettings"])
 			if got := format["requestId"]; got != "$context.requestId" {
 				t.Errorf("Format requestId: got %q, want $context.requestId", got)
 			}

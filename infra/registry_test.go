@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -138,17 +137,7 @@ func TestRegistryAPI(t *testing.T) {
 				}
 			}
 
-			logs, _ := p["AccessLogSetting"].(map[string]interface{})
-			dest, _ := logs["DestinationArn"].(map[string]interface{})
-			att, _ := dest["Fn::GetAtt"].([]interface{})
-			if len(att) != 2 {
-				t.Fatalf("AccessLogSetting.DestinationArn: got %v, want the Arn of a log group", logs["DestinationArn"])
-			}
-			mustResource(t, tmpl, att[0].(string), "AWS::Logs::LogGroup")
-			var format map[string]string
-			if err := json.Unmarshal([]byte(fmt.Sprint(logs["Format"])), &format); err != nil {
-				t.Fatalf("AccessLogSetting.Format: got %v, want a JSON object (%v)", logs["Format"], err)
-			}
+			format := loggedFormat(t, tmpl, p["AccessLogSetting"])
 			for field, want := range map[string]string{"requestId": "$context.requestId", "userArn": "$context.identity.userArn", "vpceId": "$context.identity.vpceId"} {
 				if got := format[field]; got != want {
 					t.Errorf("Format %s: got %q, want %q", field, got, want)

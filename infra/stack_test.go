@@ -251,6 +251,24 @@ func mustResource(t *testing.T, tmpl map[string]interface{}, id, typ string) res
 	return r
 }
 
+// loggedFormat checks that a stage's access log settings send to a log
+// group of the template, and returns their JSON format's fields.
+func loggedFormat(t *testing.T, tmpl map[string]interface{}, settings interface{}) map[string]string {
+	t.Helper()
+	logs, _ := settings.(map[string]interface{})
+	dest, _ := logs["DestinationArn"].(map[string]interface{})
+	att, _ := dest["Fn::GetAtt"].([]interface{})
+	if len(att) != 2 {
+		t.Fatalf("access log DestinationArn: got %v, want the Arn of a log group", logs["DestinationArn"])
+	}
+	mustResource(t, tmpl, att[0].(string), "AWS::Logs::LogGroup")
+	var format map[string]string
+	if err := json.Unmarshal([]byte(fmt.Sprint(logs["Format"])), &format); err != nil {
+		t.Fatalf("access log Format: got %v, want a JSON object (%v)", logs["Format"], err)
+	}
+	return format
+}
+
 func onlyResourceOfType(t *testing.T, tmpl map[string]interface{}, typ string) (string, resource) {
 	t.Helper()
 	rs := resourcesOfType(tmpl, typ)

@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -399,34 +400,29 @@ func watermarkItem(l ledger, day time.Time) map[string]types.AttributeValue {
 // writeItems writes items 25 at a time.
 func writeItems(tb testing.TB, c *dynamodb.Client, table string, items []map[string]types.AttributeValue) {
 	tb.Helper()
-	for len(items) > 0 {
-		n := min(25, len(items))
-		var reqs []types.WriteRequest
-		for _, it := range items[:n] {
-			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
-		}
-		in := map[string][]types.WriteRequest{table: reqs}
-		for len(in) > 0 {
-			out, err := c.BatchWriteItem(context.Background(), &dynamodb.BatchWriteItemInput{RequestItems: in})
-			if err != nil {
-				tb.Fatal(err)
-			}
-			in = out.UnprocessedItems
-		}
-		items = items[n:]
+	var reqs []types.WriteRequest
+	for _, it := range items {
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
 	}
+	batchWrite(tb, c, table, reqs)
 }
 
 // deleteItems deletes the items of the keys given, 25 at a time.
 func deleteItems(tb testing.TB, c *dynamodb.Client, table string, keys []map[string]types.AttributeValue) {
 	tb.Helper()
-	for len(keys) > 0 {
-		n := min(25, len(keys))
-		var reqs []types.WriteRequest
-		for _, k := range keys[:n] {
-			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}})
-		}
-		in := map[string][]types.WriteRequest{table: reqs}
+	var reqs []types.WriteRequest
+	for _, k := range keys {
+		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}})
+	}
+	batchWrite(tb, c, table, reqs)
+}
+
+// batchWrite sends reqs 25 at a time, and each batch's unprocessed items
+// again until none is left.
+func batchWrite(tb testing.TB, c *dynamodb.Client, table string, reqs []types.WriteRequest) {
+	tb.Helper()
+	for batch := range slices.Chunk(reqs, 25) {
+		in := map[string][]types.WriteRequest{table: batch}
 		for len(in) > 0 {
 			out, err := c.BatchWriteItem(context.Background(), &dynamodb.BatchWriteItemInput{RequestItems: in})
 			if err != nil {
@@ -434,7 +430,6 @@ func deleteItems(tb testing.TB, c *dynamodb.Client, table string, keys []map[str
 			}
 			in = out.UnprocessedItems
 		}
-		keys = keys[n:]
 	}
 }
 

@@ -37,23 +37,6 @@ func TestSkipAndCountMatchTheListing(t *testing.T) {
 		mustPut(t, s, chunk...)
 	}
 	ctx := context.Background()
-	all := func(q Query) []string {
-		var ids []string
-		q.Limit = MaxLimit
-		for {
-			p, err := s.List(ctx, q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range p.Events {
-				ids = append(ids, e.ID)
-			}
-			if p.Next == "" {
-				return ids
-			}
-			q.After = p.Next
-		}
-	}
 	queries := map[string]Query{
 		"a device":                          {DeviceID: "d1"},
 		"a device and two types":            {DeviceID: "d2", Types: []string{"door", "power"}},
@@ -67,7 +50,9 @@ func TestSkipAndCountMatchTheListing(t *testing.T) {
 			q := q
 			q.Ascending = asc
 			t.Run(fmt.Sprintf("%s, ascending %v", name, asc), func(t *testing.T) {
-				want := all(q)
+				every := q
+				every.Limit = MaxLimit
+				want := listAll(t, s, every).ids
 				n, err := s.Count(ctx, q)
 				if err != nil || n != int64(len(want)) {
 					t.Fatalf("Count = %d (%v), want %d", n, err, len(want))
@@ -136,30 +121,15 @@ func TestSkipFilteredMatchesTheListing(t *testing.T) {
 			}
 		}
 	}
-	listing := func(q Query) []string {
-		var ids []string
-		q.Limit = MaxLimit
-		for {
-			p, err := s.List(ctx, q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range p.Events {
-				ids = append(ids, e.ID)
-			}
-			if p.Next == "" {
-				return ids
-			}
-			q.After = p.Next
-		}
-	}
 	for name, q := range map[string]Query{
 		"new events of a device, newest first":   {DeviceID: "d1", States: []State{StateNew}},
 		"resolved events of a device, ascending": {DeviceID: "d1", States: []State{StateResolved}, Ascending: true},
 		"a device, from the counters":            {DeviceID: "d1"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			want := listing(q)
+			every := q
+			every.Limit = MaxLimit
+			want := listAll(t, s, every).ids
 			for skip := 0; skip <= len(want)+1; skip++ {
 				after, total, err := s.SkipFiltered(ctx, q, int64(skip))
 				if err != nil || total != int64(len(want)) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/internal/apigw"
+	"github.com/fleetlog/device-events/pkg/internal/apigw/apigwtest"
 	"github.com/fleetlog/device-events/pkg/internal/jsonbody"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
@@ -49,54 +50,6 @@ func (stubDynamoDB) TransactWriteItems(context.Context, *dynamodb.TransactWriteI
 	return &dynamodb.TransactWriteItemsOutput{}, nil
 }
 
-// delavalPut is the HTTP API event API Gateway sends for a typical DeLaval
-// device registry event, as the local gateway builds it.
-func delavalPut(tb testing.TB) []byte {
-	tb.Helper()
-	const device = "e8613951-216a-4ad7-85e3-dd963d0823c4"
-	body, err := json.Marshal(map[string]string{
-		"deviceid":    device,
-		"status":      "Failed",
-		"description": "Group b76f7a1c-2f5e-4b3f-9a0e-5d2f1c0e9b7a won't be pushed, because pkg_spiderman_gwip is missing from the deployment",
-		"function":    "get-greengrass-configurations",
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	route := routes.All[0]
-	e := events.APIGatewayV2HTTPRequest{
-		Version:  "2.0",
-		RouteKey: route.Key(),
-		RawPath:  "/devices/" + device + "/events",
-		Headers: map[string]string{
-			"content-type": "application/json", "host": "api.example.com", "user-agent": "registry/1.4",
-			"authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2lnbmF0dXJl", "content-length": "205",
-			"x-forwarded-for": "203.0.113.7", "x-forwarded-port": "443", "x-forwarded-proto": "https",
-		},
-		PathParameters: map[string]string{"deviceId": device},
-		RequestContext: events.APIGatewayV2HTTPRequestContext{
-			AccountID: "123456789012", APIID: "a1b2c3d4e5", DomainName: "api.example.com",
-			RequestID: "JKJaXmPLvHcESHA=", RouteKey: route.Key(), Stage: "$default",
-			Time: "22/Nov/2026:10:15:30 +0000", TimeEpoch: 1795342530000,
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
-				Method: "POST", Path: "/devices/" + device + "/events", Protocol: "HTTP/1.1",
-				SourceIP: "203.0.113.7", UserAgent: "registry/1.4",
-			},
-			Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
-				JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{
-					Claims: map[string]string{"sub": "registry", "scope": "events/write", "iss": "https://auth.example.com", "aud": "device-events"},
-				},
-			},
-		},
-		Body: string(body),
-	}
-	payload, err := json.Marshal(e)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return payload
-}
-
 // BenchmarkPutHandler runs put-event's handler on a typical DeLaval event
 // over HTTP API, with DynamoDB stubbed: decoding the API Gateway event and
 // the body, validation, the store's items and transaction, and the JSON
@@ -107,7 +60,7 @@ func BenchmarkPutHandler(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	payload := delavalPut(b)
+	payload := apigwtest.DelavalPut(b)
 	ctx := context.Background()
 	out, err := apigw.Invoke(ctx, f, payload)
 	if resp, ok := out.(events.APIGatewayV2HTTPResponse); err != nil || !ok || resp.StatusCode != 201 {
@@ -146,7 +99,7 @@ func BenchmarkPut6MBBody(b *testing.B) {
 	payloads := map[string][]byte{}
 	for name, body := range shapes {
 		var e events.APIGatewayV2HTTPRequest
-		if err := json.Unmarshal(delavalPut(b), &e); err != nil {
+		if err := json.Unmarshal(apigwtest.DelavalPut(b), &e); err != nil {
 			b.Fatal(err)
 		}
 		e.Body = body

@@ -149,15 +149,7 @@ const (
 var Dialects = []Dialect{Lhings, Cumulocity, Losant, Droplit}
 
 // ForDialect returns the routes of one dialect.
-func ForDialect(d Dialect) []Route {
-	var out []Route
-	for _, r := range All {
-		if r.Dialect == d {
-			out = append(out, r)
-		}
-	}
-	return out
-}
+func ForDialect(d Dialect) []Route { return where(func(r Route) bool { return r.Dialect == d }) }
 
 // Key is the route key, "METHOD /path/{param}": API Gateway's route key of
 // an HTTP API route, and a REST API method's method and resource. Keys are
@@ -230,21 +222,16 @@ func on(api API, rs []Route) []Route {
 }
 
 // ForAPI returns the routes of one API.
-func ForAPI(api API) []Route {
-	var out []Route
-	for _, r := range All {
-		if r.API == api {
-			out = append(out, r)
-		}
-	}
-	return out
-}
+func ForAPI(api API) []Route { return where(func(r Route) bool { return r.API == api }) }
 
 // ForFunction returns the routes one function serves, on every API.
-func ForFunction(fn string) []Route {
+func ForFunction(fn string) []Route { return where(func(r Route) bool { return r.Function == fn }) }
+
+// where returns the routes of the table that keep selects, in its order.
+func where(keep func(Route) bool) []Route {
 	var out []Route
 	for _, r := range All {
-		if r.Function == fn {
+		if keep(r) {
 			out = append(out, r)
 		}
 	}

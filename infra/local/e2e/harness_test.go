@@ -39,8 +39,6 @@ type stack struct {
 	token string
 }
 
-var validator = sync.OnceValues(openapi.NewValidator)
-
 func newStack(t *testing.T) *stack {
 	t.Helper()
 	o := stacktest.Options{}
@@ -128,27 +126,7 @@ func (s *stack) do(method, path string, body any, opts ...option) reply {
 	for _, o := range opts {
 		o(req)
 	}
-	var sent []byte
-	if req.Body != nil {
-		sent, _ = io.ReadAll(req.Body)
-		req.Body = io.NopCloser(bytes.NewReader(sent))
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	r := reply{status: res.StatusCode, header: res.Header, raw: raw}
-	s.checkContract(req, sent, r)
-	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
-		d := json.NewDecoder(bytes.NewReader(raw))
-		d.UseNumber()
-		if err := d.Decode(&r.body); err != nil {
-			s.t.Fatalf("%s %s: body is not a JSON object: %s", method, path, raw)
-		}
-	}
-	return r
+	return send(s.t, openapi.Events, req, false)
 }
 
 // want fails the test unless the reply has the status and, for errors, the
@@ -185,25 +163,50 @@ const apigwPrefix = "apigw:"
 // payload limit, a failed integration.
 func apigw(msg string) string { return apigwPrefix + msg }
 
-// checkContract fails the test when an exchange is not what the OpenAPI
+// validators are the OpenAPI documents' validators, made once each.
+var validators sync.Map // *openapi.Spec -> func() (*openapi.Validator, error)
+
+// send sends req and fails the test when the exchange is not what spec's
 // document says: any answer it does not describe, and any request the API
-// accepted that the document would refuse.
-func (s *stack) checkContract(req *http.Request, body []byte, r reply) {
-	s.t.Helper()
-	v, err := validator()
-	if err != nil {
-		s.t.Fatalf("OpenAPI validator: %v", err)
+// accepted that the document would refuse. A JSON answer must be an
+// object, which becomes the reply's body, unless keepRaw.
+func send(t *testing.T, spec *openapi.Spec, req *http.Request, keepRaw bool) reply {
+	t.Helper()
+	var sent []byte
+	if req.Body != nil {
+		sent, _ = io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(sent))
 	}
-	check, _ := http.NewRequest(req.Method, req.URL.String(), bytes.NewReader(body))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	r := reply{status: res.StatusCode, header: res.Header, raw: raw}
+	load, _ := validators.LoadOrStore(spec, sync.OnceValues(spec.NewValidator))
+	v, err := load.(func() (*openapi.Validator, error))()
+	if err != nil {
+		t.Fatalf("OpenAPI validator: %v", err)
+	}
+	check, _ := http.NewRequest(req.Method, req.URL.String(), bytes.NewReader(sent))
 	check.Header = req.Header.Clone()
-	if err := v.Response(check, r.status, r.header, r.raw); err != nil {
-		s.t.Errorf("%s %s: the answer does not match the OpenAPI document: %v\n%s", req.Method, req.URL.Path, err, r.raw)
+	if err := v.Response(check, r.status, r.header, raw); err != nil {
+		t.Errorf("%s %s: the answer does not match the OpenAPI document: %v\n%s", req.Method, req.URL.Path, err, raw)
 	}
 	if r.status < 300 {
-		if err := v.Request(check, body); err != nil {
-			s.t.Errorf("%s %s: the API accepted a request the OpenAPI document refuses: %v", req.Method, req.URL.Path, err)
+		if err := v.Request(check, sent); err != nil {
+			t.Errorf("%s %s: the API accepted a request the OpenAPI document refuses: %v", req.Method, req.URL.Path, err)
 		}
 	}
+	if !keepRaw && strings.Contains(res.Header.Get("Content-Type"), "json") {
+		d := json.NewDecoder(bytes.NewReader(raw))
+		d.UseNumber()
+		if err := d.Decode(&r.body); err != nil {
+			t.Fatalf("%s %s: body is not a JSON object: %s", req.Method, req.URL.Path, raw)
+		}
+	}
+	return r
 }
 
 func (r reply) events(t *testing.T) []map[string]any {

@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/fleetlog/device-events/pkg/openapi"
@@ -87,38 +86,8 @@ func (s *stack) registry(method, path string, body any) reply {
 		s.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	var sent []byte
-	if req.Body != nil {
-		sent, _ = io.ReadAll(req.Body)
-		req.Body = io.NopCloser(bytes.NewReader(sent))
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	r := reply{status: res.StatusCode, header: res.Header, raw: raw}
-	// Every exchange against the registry API's document, as the events
-	// API's against its own.
-	v, err := registryValidator()
-	if err != nil {
-		s.t.Fatalf("OpenAPI validator: %v", err)
-	}
-	check, _ := http.NewRequest(method, req.URL.String(), bytes.NewReader(sent))
-	check.Header = req.Header.Clone()
-	if err := v.Response(check, r.status, r.header, r.raw); err != nil {
-		s.t.Errorf("%s %s: the answer does not match registry.yaml: %v\n%s", method, path, err, r.raw)
-	}
-	if r.status < 300 {
-		if err := v.Request(check, sent); err != nil {
-			s.t.Errorf("%s %s: the registry API accepted a request registry.yaml refuses: %v", method, path, err)
-		}
-	}
-	return r
+	return send(s.t, openapi.Registry, req, true)
 }
-
-var registryValidator = sync.OnceValues(openapi.Registry.NewValidator)
 
 // TestTheRegistrysClientsWorkUnchanged posts the registry document's bodies
 // to the registry's API as its examples do (POST /devices from the CURL

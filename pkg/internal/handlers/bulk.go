@@ -49,14 +49,8 @@ func (f *Function) deleteEvents(ctx context.Context, r *apigw.Request) (apigw.Re
 	// A token is bound to dryRun too: a dry run's cursor passed over
 	// events it did not delete, and a real delete must not skip them.
 	binding := fmt.Sprintf("bulk-delete|dryRun=%v|%s", dryRun, queryBinding(q))
-	if tok, ok, err := p.one("pageToken"); err != nil {
+	if q.After, err = f.queryCursor(ctx, p, binding); err != nil {
 		return apigw.Response{}, err
-	} else if ok {
-		cursor, err := f.pageCursor(ctx, binding, tok)
-		if err != nil {
-			return apigw.Response{}, err
-		}
-		q.After = cursor
 	}
 	res, err := f.deps.Store.DeleteMatching(ctx, q, dryRun)
 	if err != nil {

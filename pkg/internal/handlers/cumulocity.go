@@ -257,11 +257,7 @@ func (f *Function) cumulocityUpdate(ctx context.Context, r *apigw.Request) (apig
 	if err != nil {
 		return apigw.Response{}, err
 	}
-	if p.IfVersion, err = ifMatch(r); err != nil {
-		return apigw.Response{}, err
-	}
-	p.By = caller(r)
-	ev, err := f.deps.Store.Patch(ctx, device, id, p)
+	ev, err := f.patch(ctx, r, device, id, p)
 	if err != nil {
 		return apigw.Response{}, err
 	}
@@ -276,11 +272,7 @@ func (f *Function) cumulocityDelete(ctx context.Context, r *apigw.Request) (apig
 	if err != nil {
 		return apigw.Response{}, err
 	}
-	version, err := ifMatch(r)
-	if err != nil {
-		return apigw.Response{}, err
-	}
-	if err := f.deps.Store.Delete(ctx, device, id, version); err != nil {
+	if err := f.delete(ctx, r, device, id); err != nil {
 		return apigw.Response{}, err
 	}
 	return apigw.Response{Status: http.StatusNoContent, Headers: map[string]string{}}, nil

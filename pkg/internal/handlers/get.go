@@ -37,12 +37,18 @@ func (f *Function) deleteEvent(ctx context.Context, r *apigw.Request) (apigw.Res
 	if err := (params{r}).allowOnly(); err != nil {
 		return apigw.Response{}, err
 	}
-	version, err := ifMatch(r)
-	if err != nil {
-		return apigw.Response{}, err
-	}
-	if err := f.deps.Store.Delete(ctx, device, r.PathParams["eventId"], version); err != nil {
+	if err := f.delete(ctx, r, device, r.PathParams["eventId"]); err != nil {
 		return apigw.Response{}, err
 	}
 	return apigw.Response{Status: http.StatusNoContent, Headers: map[string]string{}}, nil
+}
+
+// delete deletes an event, addressed by a request of any API, if the
+// request's If-Match (when given) is its version.
+func (f *Function) delete(ctx context.Context, r *apigw.Request, device, id string) error {
+	version, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	return f.deps.Store.Delete(ctx, device, id, version)
 }

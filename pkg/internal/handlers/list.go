@@ -54,14 +54,8 @@ func (f *Function) list(ctx context.Context, r *apigw.Request, device string) (a
 		return apigw.Response{}, err
 	}
 	binding := queryBinding(q)
-	if tok, ok, err := p.one("pageToken"); err != nil {
+	if q.After, err = f.queryCursor(ctx, p, binding); err != nil {
 		return apigw.Response{}, err
-	} else if ok {
-		cursor, err := f.pageCursor(ctx, binding, tok)
-		if err != nil {
-			return apigw.Response{}, err
-		}
-		q.After = cursor
 	}
 	page, err := f.deps.Store.List(ctx, q)
 	if err != nil {

@@ -89,11 +89,7 @@ func (f *Function) losantPatchEvent(ctx context.Context, r *apigw.Request) (apig
 	if err != nil {
 		return apigw.Response{}, err
 	}
-	if p.IfVersion, err = ifMatch(r); err != nil {
-		return apigw.Response{}, err
-	}
-	p.By = caller(r)
-	ev, err := f.deps.Store.Patch(ctx, device, id, p)
+	ev, err := f.patch(ctx, r, device, id, p)
 	if err != nil {
 		return apigw.Response{}, losantNotFound(err)
 	}
@@ -107,11 +103,7 @@ func (f *Function) losantDeleteEvent(ctx context.Context, r *apigw.Request) (api
 	if err != nil {
 		return apigw.Response{}, err
 	}
-	version, err := ifMatch(r)
-	if err != nil {
-		return apigw.Response{}, err
-	}
-	if err := f.deps.Store.Delete(ctx, device, id, version); err != nil {
+	if err := f.delete(ctx, r, device, id); err != nil {
 		return apigw.Response{}, losantNotFound(err)
 	}
 	return jsonResponse(http.StatusOK, losant.Success{Success: true}), nil

@@ -31,6 +31,16 @@ func (f *Function) pageCursor(ctx context.Context, binding, token string) (strin
 	return f.pageCursorOf(ctx, binding, token, eventstore.ValidEventID)
 }
 
+// queryCursor is the cursor of the request's pageToken, issued for
+// binding; "" when the request has none.
+func (f *Function) queryCursor(ctx context.Context, p params, binding string) (string, error) {
+	tok, ok, err := p.one("pageToken")
+	if err != nil || !ok {
+		return "", err
+	}
+	return f.pageCursor(ctx, binding, tok)
+}
+
 // pageCursorOf reads a page token issued for binding, whose cursor must be
 // valid. A token of a key this instance does not have yet makes it read
 // the keys once more: after a rotation, another instance may sign with the

@@ -30,15 +30,22 @@ func (f *Function) patchEvent(ctx context.Context, r *apigw.Request) (apigw.Resp
 	if err != nil {
 		return apigw.Response{}, err
 	}
-	if p.IfVersion, err = ifMatch(r); err != nil {
-		return apigw.Response{}, err
-	}
-	p.By = caller(r)
-	ev, err := f.deps.Store.Patch(ctx, device, r.PathParams["eventId"], p)
+	ev, err := f.patch(ctx, r, device, r.PathParams["eventId"], p)
 	if err != nil {
 		return apigw.Response{}, err
 	}
 	resp := jsonResponse(http.StatusOK, render(ev, false))
 	resp.Headers["ETag"] = etag(ev.Version)
 	return resp, nil
+}
+
+// patch applies p, decoded from a request of any API, as the caller, if
+// the request's If-Match (when given) is the event's version.
+func (f *Function) patch(ctx context.Context, r *apigw.Request, device, id string, p eventstore.Patch) (eventstore.Event, error) {
+	var err error
+	if p.IfVersion, err = ifMatch(r); err != nil {
+		return eventstore.Event{}, err
+	}
+	p.By = caller(r)
+	return f.deps.Store.Patch(ctx, device, id, p)
 }

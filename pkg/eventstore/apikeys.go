@@ -355,8 +355,7 @@ func (s *Store) TouchAPIKey(ctx context.Context, id string, at time.Time, every 
 		ExpressionAttributeValues: expr.Values(),
 		ReturnConsumedCapacity:    types.ReturnConsumedCapacityIndexes,
 	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
+	if conditionalCheckFailed(err) {
 		return nil // used meanwhile, or revoked
 	}
 	if err != nil {

@@ -416,8 +416,7 @@ func (s *Store) advance(ctx context.Context, l ledger, day string) error {
 		ExpressionAttributeValues: expr.Values(),
 		ReturnConsumedCapacity:    types.ReturnConsumedCapacityIndexes,
 	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
+	if conditionalCheckFailed(err) {
 		return nil // another reader got further
 	}
 	if err != nil {

@@ -146,6 +146,14 @@ func reasonsOf(err error) (cancellation, bool) {
 	return tce.CancellationReasons, true
 }
 
+// conditionalCheckFailed reports whether a single-item write failed its
+// condition (what callers that condition a write to skip it read as "no
+// need").
+func conditionalCheckFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
 // conditionFailed reports whether item i failed its condition; the item
 // as it was is then c[i].Item (ReturnValuesOnConditionCheckFailure).
 func (c cancellation) conditionFailed(i int) bool {

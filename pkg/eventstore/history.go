@@ -95,8 +95,7 @@ func (s *Store) putHistory(ctx context.Context, it *eventItem) error {
 		ExpressionAttributeValues: cond.Values(),
 		ReturnConsumedCapacity:    types.ReturnConsumedCapacityIndexes,
 	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
+	if conditionalCheckFailed(err) {
 		return nil
 	}
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/internal/apigw"
+	"github.com/fleetlog/device-events/pkg/internal/query"
 	"github.com/fleetlog/device-events/pkg/internal/timestamp"
 )
 
@@ -52,14 +53,14 @@ func (f *Function) aggregate(ctx context.Context, r *apigw.Request, device strin
 		return apigw.Response{}, err
 	}
 	if device == "" && len(q.Types) == 0 {
-		return apigw.Response{}, invalidParam("type", "required when counting across devices")
+		return apigw.Response{}, query.Invalid("type", "required when counting across devices")
 	}
 	interval, err := p.choice("interval", "", "hour", "day")
 	if err != nil {
 		return apigw.Response{}, err
 	}
 	if interval == "" {
-		return apigw.Response{}, invalidParam("interval", "required: hour or day")
+		return apigw.Response{}, query.Invalid("interval", "required: hour or day")
 	}
 	q.Interval = eventstore.Interval(interval)
 	tzName, tzGiven, err := p.one("tz")
@@ -69,11 +70,11 @@ func (f *Function) aggregate(ctx context.Context, r *apigw.Request, device strin
 	q.Location = time.UTC
 	switch {
 	case tzGiven && q.Interval != eventstore.Day:
-		return apigw.Response{}, invalidParam("tz", "only with interval=day")
+		return apigw.Response{}, query.Invalid("tz", "only with interval=day")
 	case tzGiven:
 		loc, lerr := f.deps.Zones(tzName) // the database's names only: not Local, no path
 		if lerr != nil {
-			return apigw.Response{}, invalidParam("tz", "not an IANA time zone such as Europe/Stockholm")
+			return apigw.Response{}, query.Invalid("tz", "not an IANA time zone such as Europe/Stockholm")
 		}
 		q.Location = loc
 	default:
@@ -84,7 +85,7 @@ func (f *Function) aggregate(ctx context.Context, r *apigw.Request, device strin
 	}
 	q.From, q.To = defaultRange(q, f.now())
 	if !q.From.Before(q.To) {
-		return apigw.Response{}, invalidParam("from", "must be before to")
+		return apigw.Response{}, query.Invalid("from", "must be before to")
 	}
 	unix, err := p.unixTimes()
 	if err != nil {
@@ -93,9 +94,9 @@ func (f *Function) aggregate(ctx context.Context, r *apigw.Request, device strin
 	res, err := f.deps.Store.Aggregate(ctx, q)
 	switch {
 	case errors.Is(err, eventstore.ErrTooManyBuckets):
-		return apigw.Response{}, invalidParam("from", "the range holds more than %d buckets", eventstore.MaxBuckets)
+		return apigw.Response{}, query.Invalid("from", "the range holds more than %d buckets", eventstore.MaxBuckets)
 	case errors.Is(err, eventstore.ErrUnsupportedZone):
-		return apigw.Response{}, invalidParam("tz", "%v", err)
+		return apigw.Response{}, query.Invalid("tz", "%v", err)
 	case err != nil:
 		return apigw.Response{}, err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/internal/apigw"
+	"github.com/fleetlog/device-events/pkg/internal/query"
 )
 
 type bulkAnswer struct {
@@ -44,7 +45,7 @@ func (f *Function) deleteEvents(ctx context.Context, r *apigw.Request) (apigw.Re
 		return apigw.Response{}, err
 	}
 	if len(q.Types) == 0 && q.From.IsZero() && q.To.IsZero() && !all {
-		return apigw.Response{}, invalidParam("all", "a bulk delete needs type, from, to or all=true")
+		return apigw.Response{}, query.Invalid("all", "a bulk delete needs type, from, to or all=true")
 	}
 	// A token is bound to dryRun too: a dry run's cursor passed over
 	// events it did not delete, and a real delete must not skip them.

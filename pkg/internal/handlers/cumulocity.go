@@ -13,6 +13,7 @@ import (
 	"github.com/fleetlog/device-events/pkg/internal/apigw"
 	"github.com/fleetlog/device-events/pkg/internal/body"
 	"github.com/fleetlog/device-events/pkg/internal/dialects/cumulocity"
+	"github.com/fleetlog/device-events/pkg/internal/query"
 )
 
 // cumulocityError renders an error of the cumulocity dialect's routes in its clients'
@@ -103,7 +104,7 @@ func (f *Function) cumulocityList(ctx context.Context, r *apigw.Request) (apigw.
 			return apigw.Response{}, fmt.Errorf("render event: %w", err)
 		}
 		if size += payloadBytes(b) + 1; size > lambdaPayloadLimit-answerReserve {
-			return apigw.Response{}, invalidParam("pageSize", "this page's events are more than a Lambda function may answer (6 MB); ask for a smaller page")
+			return apigw.Response{}, query.Invalid("pageSize", "this page's events are more than a Lambda function may answer (6 MB); ask for a smaller page")
 		}
 		rendered = append(rendered, b)
 	}
@@ -123,7 +124,7 @@ func cumulocityQuery(fl cumulocity.Filter) (eventstore.Query, error) {
 		q.Types = []string{fl.Type}
 	}
 	if q.DeviceID == "" && len(q.Types) == 0 {
-		return q, invalidParam("source", "source or type is required: events are listed by device, or by type across devices")
+		return q, query.Invalid("source", "source or type is required: events are listed by device, or by type across devices")
 	}
 	return q, nil
 }
@@ -131,7 +132,7 @@ func cumulocityQuery(fl cumulocity.Filter) (eventstore.Query, error) {
 // cumulocityCountError says why a page could not be found.
 func cumulocityCountError(err error) error {
 	if errors.Is(err, eventstore.ErrTooBusy) {
-		return invalidParam("currentPage", "%v; narrow dateFrom/dateTo", err)
+		return query.Invalid("currentPage", "%v; narrow dateFrom/dateTo", err)
 	}
 	return err
 }
@@ -297,10 +298,10 @@ func (f *Function) cumulocityDeleteMatching(ctx context.Context, r *apigw.Reques
 		return apigw.Response{}, err
 	}
 	if fl.Source == "" {
-		return apigw.Response{}, invalidParam("source", "required: events are deleted device by device")
+		return apigw.Response{}, query.Invalid("source", "required: events are deleted device by device")
 	}
 	if fl.FragmentType != "" {
-		return apigw.Response{}, invalidParam("fragmentType", "not supported on a delete: list the events and delete them one by one")
+		return apigw.Response{}, query.Invalid("fragmentType", "not supported on a delete: list the events and delete them one by one")
 	}
 	q, err := cumulocityQuery(fl)
 	if err != nil {

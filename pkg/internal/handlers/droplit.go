@@ -11,6 +11,7 @@ import (
 	"github.com/fleetlog/device-events/pkg/internal/apierror"
 	"github.com/fleetlog/device-events/pkg/internal/apigw"
 	"github.com/fleetlog/device-events/pkg/internal/dialects/droplit"
+	"github.com/fleetlog/device-events/pkg/internal/query"
 )
 
 // droplitError renders an error of the droplit dialect's routes: the
@@ -51,7 +52,7 @@ func (f *Function) droplitHistory(ctx context.Context, r *apigw.Request) (apigw.
 	}
 	if req.Service != "" {
 		if eventstore.CheckType("service", req.Service) != nil {
-			return apigw.Response{}, invalidParam("service", "%q is no service name this API records", req.Service)
+			return apigw.Response{}, query.Invalid("service", "%q is no service name this API records", req.Service)
 		}
 		q.Types = []string{req.Service}
 	}
@@ -78,11 +79,11 @@ func (f *Function) droplitHistory(ctx context.Context, r *apigw.Request) (apigw.
 		q.After = cursor
 	case req.Count > 0:
 		if q.Severities != nil || req.Filtered() {
-			return apigw.Response{}, invalidParam("continuationCount", "not with type, member or index (page with continuationToken)")
+			return apigw.Response{}, query.Invalid("continuationCount", "not with type, member or index (page with continuationToken)")
 		}
 		after, _, err := f.deps.Store.Skip(ctx, q, req.Count*int64(req.PageSize))
 		if errors.Is(err, eventstore.ErrTooBusy) {
-			return apigw.Response{}, invalidParam("continuationCount", "this page starts among too many records to skip to; narrow startDate and endDate")
+			return apigw.Response{}, query.Invalid("continuationCount", "this page starts among too many records to skip to; narrow startDate and endDate")
 		}
 		if err != nil {
 			return apigw.Response{}, err

@@ -102,13 +102,6 @@ func asError(err error) (*apierror.Error, bool) {
 	return &apierror.Error{Code: apierror.Internal, Message: apierror.InternalMessage}, false
 }
 
-// invalidParam is a query or path parameter (or header) the contract
-// refuses.
-func invalidParam(name, format string, args ...any) *apierror.Error {
-	return &apierror.Error{Code: apierror.InvalidParameter, Parameter: name,
-		Message: name + ": " + fmt.Sprintf(format, args...)}
-}
-
 // errorResponse is the answer of an error.
 func errorResponse(e *apierror.Error, requestID string) apigw.Response {
 	r := jsonResponse(e.Status(), e.Body(requestID))

@@ -11,6 +11,7 @@ import (
 	"github.com/fleetlog/device-events/pkg/internal/apierror"
 	"github.com/fleetlog/device-events/pkg/internal/apigw"
 	"github.com/fleetlog/device-events/pkg/internal/dialects/lhings"
+	"github.com/fleetlog/device-events/pkg/internal/query"
 )
 
 // lhingsError renders an error of the lhings dialect's routes in its clients'
@@ -40,7 +41,7 @@ func (f *Function) lhingsRetrieve(ctx context.Context, r *apigw.Request) (apigw.
 	}
 	name := r.PathParams["eventName"]
 	if eventstore.CheckType("eventName", name) != nil {
-		return apigw.Response{}, invalidParam("eventName", "%q is not an event type", name)
+		return apigw.Response{}, query.Invalid("eventName", "%q is not an event type", name)
 	}
 	now := f.now()
 	req, err := lhings.Parse(r.Query, now)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/internal/apigw"
+	"github.com/fleetlog/device-events/pkg/internal/query"
 )
 
 var listParams = []string{"type", "from", "to", "status", "severity", "state", "order", "limit", "pageToken", "timeFormat"}
@@ -138,7 +139,7 @@ func listQuery(p params, device string) (eventstore.Query, bool, error) {
 	if status, _, err := p.one("status"); err != nil {
 		return q, false, err
 	} else if eventstore.CheckStatus("status", status) != nil {
-		return q, false, invalidParam("status", "at most 64 printable characters")
+		return q, false, query.Invalid("status", "at most 64 printable characters")
 	} else {
 		q.Status = status
 	}
@@ -149,12 +150,12 @@ func listQuery(p params, device string) (eventstore.Query, bool, error) {
 	for _, s := range sev {
 		v, ok := eventstore.ParseSeverity(s)
 		if !ok {
-			return q, false, invalidParam("severity", "must be info, warning, error or critical")
+			return q, false, query.Invalid("severity", "must be info, warning, error or critical")
 		}
 		q.Severities = append(q.Severities, v)
 	}
 	if device == "" && len(q.Types) == 0 && !eventstore.AlarmsOnly(q.Severities) {
-		return q, false, invalidParam("type", "required when listing across devices, unless severity lists only warning, error or critical")
+		return q, false, query.Invalid("type", "required when listing across devices, unless severity lists only warning, error or critical")
 	}
 	states, err := p.list("state", len(eventstore.States))
 	if err != nil {
@@ -163,7 +164,7 @@ func listQuery(p params, device string) (eventstore.Query, bool, error) {
 	for _, s := range states {
 		v, ok := eventstore.ParseState(s)
 		if !ok {
-			return q, false, invalidParam("state", "must be new, acknowledged or resolved")
+			return q, false, query.Invalid("state", "must be new, acknowledged or resolved")
 		}
 		q.States = append(q.States, v)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/fleetlog/device-events/pkg/internal/apierror"
 	"github.com/fleetlog/device-events/pkg/internal/apigw"
 	"github.com/fleetlog/device-events/pkg/internal/dialects/losant"
+	"github.com/fleetlog/device-events/pkg/internal/query"
 )
 
 // losantError renders an error of the losant dialect's routes in its clients'
@@ -29,7 +30,7 @@ var errLosantNotFound = &apierror.Error{Code: apierror.NotFound, Message: "Event
 func losantApp(r *apigw.Request) (string, error) {
 	app := r.PathParams["applicationId"]
 	if !losant.ValidApplicationID(app) {
-		return "", invalidParam("applicationId", "must be 1-128 characters of A-Z a-z 0-9 . _ : -")
+		return "", query.Invalid("applicationId", "must be 1-128 characters of A-Z a-z 0-9 . _ : -")
 	}
 	return app, nil
 }
@@ -164,7 +165,7 @@ func (f *Function) losantListEvents(ctx context.Context, r *apigw.Request) (apig
 	perPage := q.Limit
 	after, total, err := f.deps.Store.SkipFiltered(ctx, q, l.Page*int64(perPage))
 	if errors.Is(err, eventstore.ErrTooBusy) {
-		return apigw.Response{}, invalidParam("page", "too many events to count or skip with these filters; narrow the query (a deviceId, a subject, a creationDate range)")
+		return apigw.Response{}, query.Invalid("page", "too many events to count or skip with these filters; narrow the query (a deviceId, a subject, a creationDate range)")
 	}
 	if err != nil {
 		return apigw.Response{}, err

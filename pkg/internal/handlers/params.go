@@ -2,14 +2,13 @@ package handlers
 
 import (
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
-	"github.com/fleetlog/device-events/pkg/internal/apierror"
 	"github.com/fleetlog/device-events/pkg/internal/apigw"
+	"github.com/fleetlog/device-events/pkg/internal/query"
 	"github.com/fleetlog/device-events/pkg/internal/timestamp"
 	"github.com/fleetlog/device-events/pkg/routes"
 )
@@ -20,35 +19,10 @@ type params struct {
 }
 
 // allowOnly rejects any query parameter outside the allowed set, naming it.
-func (p params) allowOnly(allowed ...string) error {
-	var names []string
-	for k := range p.r.Query {
-		if !slices.Contains(allowed, k) {
-			names = append(names, k)
-		}
-	}
-	if len(names) == 0 {
-		return nil
-	}
-	sort.Strings(names)
-	return &apierror.Error{Code: apierror.QueryFieldNotAllowed, Parameter: names[0],
-		Message: names[0] + ": query parameter not allowed here (allowed: " + strings.Join(allowed, ", ") + ")"}
-}
+func (p params) allowOnly(allowed ...string) error { return query.Allowed(p.r.Query, allowed) }
 
 // one returns a single-valued parameter; given twice is an error.
-func (p params) one(name string) (string, bool, error) {
-	v, ok := p.r.Query[name]
-	if !ok {
-		return "", false, nil
-	}
-	if len(v) > 1 {
-		return "", false, invalidParam(name, "given more than once")
-	}
-	if v[0] == "" {
-		return "", false, invalidParam(name, "empty")
-	}
-	return v[0], true, nil
-}
+func (p params) one(name string) (string, bool, error) { return query.One(p.r.Query, name) }
 
 // list returns a comma-separated (or repeated) parameter, at most max items.
 func (p params) list(name string, max int) ([]string, error) {
@@ -56,7 +30,7 @@ func (p params) list(name string, max int) ([]string, error) {
 	for _, v := range p.r.Query[name] {
 		for _, s := range strings.Split(v, ",") {
 			if s == "" {
-				return nil, invalidParam(name, "has an empty item")
+				return nil, query.Invalid(name, "has an empty item")
 			}
 			if !slices.Contains(out, s) {
 				out = append(out, s)
@@ -64,7 +38,7 @@ func (p params) list(name string, max int) ([]string, error) {
 		}
 	}
 	if len(out) > max {
-		return nil, invalidParam(name, "at most %d values", max)
+		return nil, query.Invalid(name, "at most %d values", max)
 	}
 	return out, nil
 }
@@ -76,7 +50,7 @@ func (p params) time(name string) (time.Time, error) {
 	}
 	t, perr := timestamp.Parse(v)
 	if perr != nil {
-		return time.Time{}, invalidParam(name, "%v", perr)
+		return time.Time{}, query.Invalid(name, "%v", perr)
 	}
 	return t, nil
 }
@@ -90,7 +64,7 @@ func (p params) timeRange() (from, to time.Time, err error) {
 		return
 	}
 	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
-		err = invalidParam("from", "must be before to")
+		err = query.Invalid("from", "must be before to")
 	}
 	return
 }
@@ -102,7 +76,7 @@ func (p params) intIn(name string, lo, hi, def int) (int, error) {
 	}
 	n, cerr := strconv.Atoi(v)
 	if cerr != nil || n < lo || n > hi {
-		return 0, invalidParam(name, "must be an integer from %d to %d", lo, hi)
+		return 0, query.Invalid(name, "must be an integer from %d to %d", lo, hi)
 	}
 	return n, nil
 }
@@ -113,7 +87,7 @@ func (p params) choice(name string, def string, choices ...string) (string, erro
 		return def, err
 	}
 	if !slices.Contains(choices, v) {
-		return "", invalidParam(name, "must be one of %s", strings.Join(choices, ", "))
+		return "", query.Invalid(name, "must be one of %s", strings.Join(choices, ", "))
 	}
 	return v, nil
 }
@@ -135,7 +109,7 @@ func (p params) types(max int) ([]string, error) {
 	}
 	for _, t := range ts {
 		if eventstore.CheckType("type", t) != nil {
-			return nil, invalidParam("type", "%q is not an event type", t)
+			return nil, query.Invalid("type", "%q is not an event type", t)
 		}
 	}
 	return ts, nil
@@ -149,7 +123,7 @@ func deviceID(r *apigw.Request) (string, error) {
 	}
 	d := r.PathParams[name]
 	if err := eventstore.CheckDeviceID(name, d); err != nil {
-		return "", invalidParam(name, "must be 1-128 characters of A-Z a-z 0-9 . _ : - (and not only dots)")
+		return "", query.Invalid(name, "must be 1-128 characters of A-Z a-z 0-9 . _ : - (and not only dots)")
 	}
 	return d, nil
 }
@@ -164,7 +138,7 @@ func ifMatch(r *apigw.Request) (int64, error) {
 	v = strings.Trim(strings.TrimPrefix(v, "W/"), `"`)
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 1 {
-		return 0, invalidParam("If-Match", `must be an ETag such as "3"`)
+		return 0, query.Invalid("If-Match", `must be an ETag such as "3"`)
 	}
 	return n, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/fleetlog/device-events/pkg/internal/apigw"
 	"github.com/fleetlog/device-events/pkg/internal/body"
 	"github.com/fleetlog/device-events/pkg/internal/jsonbody"
+	"github.com/fleetlog/device-events/pkg/internal/query"
 )
 
 // MaxBody is the largest request body read: Lambda's 6 MB payload limit,
@@ -88,7 +89,7 @@ func (f *Function) put(ctx context.Context, r *apigw.Request, device string) (ev
 	req := eventstore.PutRequest{Events: in.Events}
 	if key := r.Header("Idempotency-Key"); key != "" {
 		if eventstore.CheckIdempotencyKey("Idempotency-Key", key) != nil {
-			return eventstore.PutResult{}, invalidParam("Idempotency-Key", "must be 1-255 printable ASCII characters without spaces")
+			return eventstore.PutResult{}, query.Invalid("Idempotency-Key", "must be 1-255 printable ASCII characters without spaces")
 		}
 		switch {
 		case in.Batch:

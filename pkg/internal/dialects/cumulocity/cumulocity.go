@@ -32,6 +32,7 @@ import (
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/internal/apierror"
 	"github.com/fleetlog/device-events/pkg/internal/jsonbody"
+	"github.com/fleetlog/device-events/pkg/internal/query"
 	"github.com/fleetlog/device-events/pkg/internal/timestamp"
 )
 
@@ -242,29 +243,24 @@ var (
 	listingParams = append(slices.Clone(filterParams), "pageSize", "currentPage", "withTotalPages", "withTotalElements", "revert")
 )
 
-// query reads a request's query against the parameters allowed: any
+// params reads a request's query against the parameters allowed: any
 // other is refused, naming it, rather than ignored (a filter the client
 // believes applied would not be); each is given at most once.
-type query struct{ v url.Values }
+type params struct{ v url.Values }
 
-func (q query) allowOnly(allowed []string) error {
+func (q params) allowOnly(allowed []string) error {
+	if err := query.Allowed(q.v, allowed); err != nil {
+		return err
+	}
 	for _, k := range slices.Sorted(maps.Keys(q.v)) {
-		if !slices.Contains(allowed, k) {
-			return &apierror.Error{Code: apierror.QueryFieldNotAllowed, Parameter: k,
-				Message: k + ": query parameter not supported here (supported: " + strings.Join(allowed, ", ") + ")"}
-		}
 		if len(q.v[k]) > 1 {
-			return invalid(k, "given more than once")
+			return query.Invalid(k, "given more than once")
 		}
 	}
 	return nil
 }
 
-func invalid(name, msg string) *apierror.Error {
-	return &apierror.Error{Code: apierror.InvalidParameter, Parameter: name, Message: name + ": " + msg}
-}
-
-func (q query) time(name string) (time.Time, error) {
+func (q params) time(name string) (time.Time, error) {
 	v := q.v.Get(name)
 	if v == "" {
 		return time.Time{}, nil
@@ -275,40 +271,40 @@ func (q query) time(name string) (time.Time, error) {
 	}
 	t, err := timestamp.Parse(v)
 	if err != nil {
-		return time.Time{}, invalid(name, "not an ISO 8601 date or time")
+		return time.Time{}, query.Invalid(name, "not an ISO 8601 date or time")
 	}
 	return t, nil
 }
 
-func (q query) boolean(name string) (bool, error) {
+func (q params) boolean(name string) (bool, error) {
 	switch q.v.Get(name) {
 	case "", "false":
 		return false, nil
 	case "true":
 		return true, nil
 	}
-	return false, invalid(name, "must be true or false")
+	return false, query.Invalid(name, "must be true or false")
 }
 
-func (q query) integer(name string, lo, hi, def int) (int, error) {
+func (q params) integer(name string, lo, hi, def int) (int, error) {
 	v := q.v.Get(name)
 	if v == "" {
 		return def, nil
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < lo || n > hi {
-		return 0, invalid(name, "must be an integer from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi))
+		return 0, query.Invalid(name, "must be an integer from %d to %d", lo, hi)
 	}
 	return n, nil
 }
 
-func (q query) filter() (Filter, error) {
+func (q params) filter() (Filter, error) {
 	f := Filter{Source: q.v.Get("source"), Type: q.v.Get("type"), FragmentType: q.v.Get("fragmentType")}
 	if f.Source != "" && !eventstore.ValidDeviceID(f.Source) {
-		return f, invalid("source", "must be a device id: 1-128 characters of A-Z a-z 0-9 . _ : -")
+		return f, query.Invalid("source", "must be a device id: 1-128 characters of A-Z a-z 0-9 . _ : -")
 	}
 	if f.Type != "" && eventstore.CheckType("type", f.Type) != nil {
-		return f, invalid("type", strconv.Quote(f.Type)+" is not an event type")
+		return f, query.Invalid("type", "%q is not an event type", f.Type)
 	}
 	var err error
 	if f.From, err = q.time("dateFrom"); err != nil {
@@ -318,14 +314,14 @@ func (q query) filter() (Filter, error) {
 		return f, err
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-		return f, invalid("dateFrom", "must be before dateTo")
+		return f, query.Invalid("dateFrom", "must be before dateTo")
 	}
 	return f, nil
 }
 
 // ParseListing reads the query of GET /event/events.
 func ParseListing(v url.Values) (Listing, error) {
-	q := query{v}
+	q := params{v}
 	if err := q.allowOnly(listingParams); err != nil {
 		return Listing{}, err
 	}
@@ -353,7 +349,7 @@ func ParseListing(v url.Values) (Listing, error) {
 
 // ParseDeletion reads the query of DELETE /event/events.
 func ParseDeletion(v url.Values) (Filter, error) {
-	q := query{v}
+	q := params{v}
 	if err := q.allowOnly(filterParams); err != nil {
 		return Filter{}, err
 	}

@@ -35,7 +35,7 @@ import (
 
 	"github.com/fleetlog/device-events/pkg/eventstore"
 	"github.com/fleetlog/device-events/pkg/internal/apierror"
-	"github.com/fleetlog/device-events/pkg/internal/dialects/query"
+	"github.com/fleetlog/device-events/pkg/internal/query"
 	"github.com/fleetlog/device-events/pkg/internal/timestamp"
 )
 

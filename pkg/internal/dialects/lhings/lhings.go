@@ -21,7 +21,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/fleetlog/device-events/pkg/internal/dialects/query"
+	"github.com/fleetlog/device-events/pkg/internal/query"
 	"github.com/fleetlog/device-events/pkg/internal/timestamp"
 )
 

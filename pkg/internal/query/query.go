@@ -1,6 +1,8 @@
-// Package query reads the dialects' query strings alike: the parameters a
-// route allows, single-valued parameters, and the error naming the one at
-// fault (the contract's codes; each dialect renders them in its shape).
+// Package query reads query strings alike for the native routes
+// (pkg/internal/handlers) and the dialects (pkg/internal/dialects): the
+// parameters a route allows, single-valued parameters, and the error
+// naming the one at fault (the contract's codes; a dialect renders them in
+// its shape).
 package query
 
 import (
